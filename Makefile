@@ -1,0 +1,14 @@
+# The two commands of the README. Each one sets everything up itself (scripts/setup.sh is idempotent).
+.PHONY: demo test lint setup
+
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	.venv/bin/python -m omni_r1.fit --config configs/demo.yaml
+
+test: setup
+	.venv/bin/python -m pytest -m "not slow" -q
+
+lint: setup
+	.venv/bin/ruff check src tests benchmarks

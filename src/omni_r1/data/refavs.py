@@ -1,0 +1,194 @@
+"""RefAVS (Ref-AVS Bench) in its official layout: one prompt per ``metadata.csv`` row.
+
+S1 hears the full 10 s of audio and sees only the first frame (the paper's RefAVS setting), so ``s1_indices`` is
+``[0]`` and ``fps`` is 1; S2 and the metrics get all 10 frames and their masks.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from omni_r1.data.io import read_audio, read_frames, read_mask_png
+from omni_r1.data.layout import DatasetFormatError, require_paths
+from omni_r1.data.synthetic import ensure_synthetic
+from omni_r1.data.types import VideoSample, collate_samples
+
+COLUMNS = ("vid", "uid", "split", "fid", "exp")
+NUM_FRAMES = 10
+SAMPLE_RATE = 16000
+LAYOUT = """\
+<root>/
+├── metadata.csv                      columns: vid,uid,split,fid,exp
+├── media/<vid>/frames/{0..9}.jpg     10 frames at 1 fps
+├── media/<vid>/audio.wav             10 s of audio
+└── gt_mask/<vid>/fid_<fid>/0000{0..9}.png   non-zero = object
+(<vid> folder = uid.rsplit('_', 2)[0], or the vid column for null rows)"""
+_STAGE_PARTS = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("test",)}
+
+
+def read_metadata(root: str | Path, split: str) -> list[dict[str, str]]:
+    """Rows of ``metadata.csv`` whose ``split`` column equals ``split``.
+
+    Raises:
+        DatasetLayoutError: the root or ``metadata.csv`` is missing.
+        DatasetFormatError: a column is missing, or the split has no rows.
+    """
+    path = Path(root) / "metadata.csv"
+    require_paths("RefAVS", root, [path], LAYOUT)
+    with open(path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        absent = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+        if absent:
+            raise DatasetFormatError(path, f"missing column(s) {absent}; expected columns {list(COLUMNS)}")
+        rows = list(reader)
+    chosen = [row for row in rows if row["split"] == split]
+    if not chosen:
+        found = sorted({row["split"] for row in rows})
+        raise DatasetFormatError(path, f"no rows with split '{split}'; splits present: {found}")
+    return chosen
+
+
+def video_folder(root: Path, row: dict[str, str]) -> str:
+    """Media folder of a row: the official ``uid.rsplit('_', 2)[0]``, else the ``vid`` column (null-split uids)."""
+    folder = row["uid"].rsplit("_", 2)[0]
+    return folder if (root / "media" / folder).is_dir() else row["vid"]
+
+
+class RefAVSDataset(Dataset[VideoSample]):
+    """The rows of one RefAVS split, checked against the layout on construction.
+
+    Args:
+        root: dataset root (holds ``metadata.csv``, ``media/``, ``gt_mask/``).
+        split: value of the csv ``split`` column (``train``, ``val``, ``test_s``, ``test_u``, ``test_n``).
+
+    Raises:
+        DatasetLayoutError: a folder, frame, mask or wav a row needs is missing (all of them are listed).
+    """
+
+    def __init__(self, root: str | Path, split: str) -> None:
+        self.root = Path(root)
+        self.split = split
+        self.rows = read_metadata(self.root, split)
+        self.folders = [video_folder(self.root, row) for row in self.rows]
+        require_paths("RefAVS", self.root, (p for i in range(len(self.rows)) for p in self._required(i)), LAYOUT)
+        for row in self.rows:
+            if not row["fid"].lstrip("-").isdigit():
+                raise DatasetFormatError(
+                    self.root / "metadata.csv", f"uid {row['uid']}: fid {row['fid']!r} is not an integer"
+                )
+
+    def _frame_paths(self, index: int) -> list[Path]:
+        return [self.root / "media" / self.folders[index] / "frames" / f"{t}.jpg" for t in range(NUM_FRAMES)]
+
+    def _mask_paths(self, index: int) -> list[Path]:
+        mask_dir = self.root / "gt_mask" / self.folders[index] / f"fid_{self.rows[index]['fid']}"
+        return [mask_dir / f"{t:05d}.png" for t in range(NUM_FRAMES)]
+
+    def _audio_path(self, index: int) -> Path:
+        return self.root / "media" / self.folders[index] / "audio.wav"
+
+    def _required(self, index: int) -> list[Path]:
+        """Files of a row, or just its folder when the folder itself is missing (one line instead of ten)."""
+        media, masks = self._audio_path(index).parent, self._mask_paths(index)
+        required = [*self._frame_paths(index), self._audio_path(index)] if media.is_dir() else [media]
+        return required + (masks if masks[0].parent.is_dir() else [masks[0].parent])
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: int) -> VideoSample:
+        row = self.rows[index]
+        frames = read_frames(self._frame_paths(index))  # (10, 3, H, W)
+        masks = torch.stack([read_mask_png(p) for p in self._mask_paths(index)])  # (10, H, W)
+        if masks.shape[-2:] != frames.shape[-2:]:
+            raise DatasetFormatError(
+                self._mask_paths(index)[0].parent,
+                f"mask size {tuple(masks.shape[-2:])} differs from the frame size {tuple(frames.shape[-2:])}",
+            )
+        return VideoSample(
+            dataset="refavs",
+            task="avs",
+            video_id=self.folders[index],
+            exp_id=row["uid"],
+            expression=row["exp"],
+            expression_type=0,
+            frames=frames,
+            frame_names=[str(t) for t in range(NUM_FRAMES)],
+            s1_indices=torch.tensor([0]),
+            masks=masks.unsqueeze(0),  # (1, 10, H, W)
+            obj_ids=[int(row["fid"])],
+            audio=read_audio(self._audio_path(index), SAMPLE_RATE),
+            sample_rate=SAMPLE_RATE,
+            fps=1.0,
+        )
+
+
+class RefAVSDataModule(L.LightningDataModule):
+    """RefAVS splits as lists of :class:`VideoSample`.
+
+    Args:
+        root: dataset root in the official layout.
+        train_split: csv split used for training.
+        val_split: csv split used for validation.
+        test_split: csv split used for testing (``test_s`` seen, ``test_u`` unseen, ``test_n`` null).
+        batch_size: prompts per batch (each prompt is then rolled out into a group).
+        num_workers: dataloader worker processes.
+        synthetic: write a small synthetic root at ``root`` in ``prepare_data`` when it has no data (demo path).
+        seed: seed of the synthetic data and of the training shuffle order.
+    """
+
+    def __init__(
+        self,
+        root: str,
+        train_split: str = "train",
+        val_split: str = "val",
+        test_split: str = "test_s",
+        batch_size: int = 1,
+        num_workers: int = 0,
+        synthetic: bool = False,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.root = Path(root)
+        self.splits = {"train": train_split, "val": val_split, "test": test_split}
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.synthetic = synthetic
+        self.seed = seed
+        self.datasets: dict[str, RefAVSDataset] = {}
+
+    def prepare_data(self) -> None:
+        if self.synthetic:
+            ensure_synthetic("refavs", self.root, seed=self.seed)
+
+    def setup(self, stage: str | None = None) -> None:
+        for part in _STAGE_PARTS.get(stage or "", ("train", "val", "test")):
+            if part not in self.datasets:
+                self.datasets[part] = RefAVSDataset(self.root, self.splits[part])
+
+    def _loader(self, part: str, shuffle: bool) -> DataLoader:
+        if part not in self.datasets:
+            self.datasets[part] = RefAVSDataset(self.root, self.splits[part])
+        return DataLoader(
+            self.datasets[part],
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            collate_fn=collate_samples,
+            generator=torch.Generator().manual_seed(self.seed) if shuffle else None,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)

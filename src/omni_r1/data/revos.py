@@ -1,0 +1,306 @@
+"""ReVOS in its official layout: one prompt per (video, expression).
+
+Training keeps only the S1 clip in memory: ``frames`` holds the 16-24 sampled frames (with the even-count pad)
+and ``s1_indices`` is ``arange(n)``: rewards are computed on the clip the policy saw, and keeping the rest (a long
+720p video is hundreds of MB as uint8) would make memory grow with video length. Evaluation keeps every frame
+(SAM2 and the metrics run at full length) and ``s1_indices`` picks at most ``max_frames`` of them for S1.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from omni_r1.data.io import decode_rle, read_frames
+from omni_r1.data.layout import DatasetFormatError, require_paths
+from omni_r1.data.sampling import sample_s1_indices
+from omni_r1.data.synthetic import ensure_synthetic
+from omni_r1.data.types import VideoSample, collate_samples
+
+SPLITS = ("train", "valid")
+LAYOUT = """\
+<root>/
+├── JPEGImages/<video>/<frame>.jpg
+├── meta_expressions_{train,valid}_.json   {"videos": {<video>: {"frames": [<frame>, ...], "expressions":
+│                                            {<id>: {"exp", "obj_id": [..], "anno_id": [..], "type_id": 0|1}}}}}
+├── mask_dict.json                         {"<anno_id>": [COCO RLE or null per frame]}
+└── mask_dict_foreground.json              {<video>: {"masks_rle": [..], "foreground_ratio": [..]}}"""
+
+
+def _load_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise DatasetFormatError(path, f"not valid JSON ({err})") from err
+
+
+def load_meta(root: str | Path, split: str) -> dict[str, dict[str, Any]]:
+    """The ``videos`` mapping of ``meta_expressions_<split>_.json``, with its schema checked.
+
+    Raises:
+        DatasetLayoutError: the root or the file is missing.
+        DatasetFormatError: a required key is missing or has the wrong type.
+    """
+    path = Path(root) / f"meta_expressions_{split}_.json"
+    require_paths("ReVOS", root, [path], LAYOUT)
+    content = _load_json(path)
+    videos = content.get("videos") if isinstance(content, dict) else None
+    if not isinstance(videos, dict):
+        raise DatasetFormatError(path, 'expected a top-level object {"videos": {<video>: {...}}}')
+    for vid, info in videos.items():
+        if not isinstance(info, dict) or not isinstance(info.get("frames"), list) or not info["frames"]:
+            raise DatasetFormatError(f"{path}[{vid}]", "expected a non-empty 'frames' list of frame names")
+        if not isinstance(info.get("expressions"), dict):
+            raise DatasetFormatError(f"{path}[{vid}]", "expected an 'expressions' object")
+        for exp_id, exp in info["expressions"].items():
+            if (
+                not isinstance(exp, dict)
+                or not isinstance(exp.get("exp"), str)
+                or not isinstance(exp.get("anno_id"), list)
+                or not all(isinstance(a, int) for a in exp["anno_id"])
+            ):
+                raise DatasetFormatError(
+                    f"{path}[{vid}][{exp_id}]", "expected keys 'exp' (str) and 'anno_id' (list of int)"
+                )
+    return videos
+
+
+def load_mask_dict(root: str | Path) -> dict[str, list[dict[str, Any] | None]]:
+    """``mask_dict.json``: per annotation id, one COCO RLE (or null) per frame."""
+    path = Path(root) / "mask_dict.json"
+    require_paths("ReVOS", root, [path], LAYOUT)
+    masks = _load_json(path)
+    if not isinstance(masks, dict):
+        raise DatasetFormatError(path, 'expected an object {"<anno_id>": [RLE or null per frame]}')
+    return masks
+
+
+def _index_files(root: Path, split: str) -> list[Path]:
+    return [root / f"meta_expressions_{split}_.json", root / "mask_dict.json"]
+
+
+@dataclass(frozen=True)
+class _Item:
+    video: str
+    exp_id: str
+    expression: str
+    anno_ids: tuple[int, ...]
+    type_id: int
+
+
+class ReVOSDataset(Dataset[VideoSample]):
+    """The (video, expression) prompts of one ReVOS split, checked against the layout on construction.
+
+    Args:
+        root: dataset root.
+        split: ``"train"`` or ``"valid"`` (selects ``meta_expressions_<split>_.json``).
+        train: training sampling (random clip, frames cut to the clip) or evaluation (all frames, fixed clip).
+        min_frames: lower bound of the training clip length draw.
+        max_frames: upper bound of the training draw and evaluation cap of the S1 clip.
+        seed: seed of the training clip draws; a prompt's draw depends on ``(seed, epoch, index)`` only, so it is
+            the same in any worker process.
+        type_ids: keep only expressions with these ``type_id`` (0 referring, 1 reasoning); ``None`` keeps all.
+            Files without ``type_id`` count as referring.
+        mask_dict: an already loaded ``mask_dict.json`` (the DataModule shares one between splits; it is large).
+
+    Raises:
+        DatasetLayoutError: a video folder or frame file is missing (all of them are listed).
+        DatasetFormatError: a meta file is malformed, or an ``anno_id`` has no (or a wrong-length) mask entry.
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        split: str = "train",
+        train: bool = True,
+        min_frames: int = 16,
+        max_frames: int = 24,
+        seed: int = 0,
+        *,
+        type_ids: list[int] | None = None,
+        mask_dict: dict[str, list[dict[str, Any] | None]] | None = None,
+    ) -> None:
+        if split not in SPLITS:
+            raise ValueError(f"ReVOS split must be one of {SPLITS}, got {split!r}")
+        self.root = Path(root)
+        self.split, self.train, self.seed, self.epoch = split, train, seed, 0
+        self.min_frames, self.max_frames = min_frames, max_frames
+        require_paths("ReVOS", self.root, _index_files(self.root, split), LAYOUT)
+        self.videos = load_meta(self.root, split)
+        self.mask_dict = load_mask_dict(self.root) if mask_dict is None else mask_dict
+        self.items = [
+            _Item(vid, exp_id, exp["exp"], tuple(int(a) for a in exp["anno_id"]), int(exp.get("type_id", 0)))
+            for vid, info in sorted(self.videos.items())
+            for exp_id, exp in info["expressions"].items()
+        ]
+        if type_ids is not None:
+            self.items = [item for item in self.items if item.type_id in type_ids]
+        if not self.items:
+            raise DatasetFormatError(
+                self.root / f"meta_expressions_{split}_.json", f"no expressions (type_ids={type_ids})"
+            )
+        self._check()
+
+    def _frame_dir(self, vid: str) -> Path:
+        return self.root / "JPEGImages" / vid
+
+    def _check(self) -> None:
+        """Fail before training on any missing frame or mask entry rather than mid-epoch."""
+        required: list[Path] = []
+        for vid in sorted({item.video for item in self.items}):
+            folder = self._frame_dir(vid)
+            required += [folder / f"{stem}.jpg" for stem in self.videos[vid]["frames"]] if folder.is_dir() else [folder]
+        require_paths("ReVOS", self.root, required, LAYOUT)
+        bad = [
+            (item, a)
+            for item in self.items
+            for a in item.anno_ids
+            if len(self.mask_dict.get(str(a)) or []) != len(self.videos[item.video]["frames"])
+        ]
+        if bad:
+            (item, anno), count = bad[0], len({a for _, a in bad})
+            raise DatasetFormatError(
+                self.root / "mask_dict.json",
+                f"{count} anno_id(s) lack a mask list with one entry per frame, e.g. anno_id {anno} of video "
+                f"{item.video} expression {item.exp_id} (expected {len(self.videos[item.video]['frames'])} entries)",
+            )
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw new training clips for a new epoch (like ``DistributedSampler.set_epoch``).
+
+        Lightning does not call it (it only reaches samplers); the paper's recipe trains a single epoch.
+        """
+        self.epoch = epoch
+
+    def _generator(self, index: int) -> torch.Generator:
+        state = np.random.SeedSequence([self.seed, self.epoch, index]).generate_state(1)[0]
+        return torch.Generator().manual_seed(int(state))
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> VideoSample:
+        item = self.items[index]
+        stems = self.videos[item.video]["frames"]
+        clip = sample_s1_indices(
+            len(stems),
+            train=self.train,
+            min_frames=self.min_frames,
+            max_frames=self.max_frames,
+            generator=self._generator(index) if self.train else None,
+        )
+        kept = clip.tolist() if self.train else list(range(len(stems)))
+        unique = sorted(set(kept))  # the even-count pad repeats a frame: decode it once
+        decoded = read_frames([self._frame_dir(item.video) / f"{stems[i]}.jpg" for i in unique])
+        frames = decoded[[unique.index(i) for i in kept]]  # (T, 3, H, W)
+        height, width = frames.shape[-2:]
+        masks = torch.zeros(len(item.anno_ids), len(kept), height, width, dtype=torch.bool)  # (O, T, H, W)
+        for o, anno in enumerate(item.anno_ids):
+            rles = self.mask_dict[str(anno)]
+            for t, i in enumerate(kept):
+                masks[o, t] = decode_rle(rles[i], height, width, source=f"mask_dict.json[{anno}][{i}]")
+        return VideoSample(
+            dataset="revos",
+            task="vos",
+            video_id=item.video,
+            exp_id=item.exp_id,
+            expression=item.expression,
+            expression_type=item.type_id,
+            frames=frames,
+            frame_names=[stems[i] for i in kept],
+            s1_indices=torch.arange(len(kept)) if self.train else clip,
+            masks=masks,
+            obj_ids=list(item.anno_ids),
+            audio=None,
+            fps=2.0,
+        )
+
+
+class ReVOSDataModule(L.LightningDataModule):
+    """ReVOS as lists of :class:`VideoSample`: ``train`` split for fitting, ``valid`` for validation and test.
+
+    Args:
+        root: dataset root in the official layout.
+        batch_size: prompts per batch.
+        num_workers: dataloader worker processes.
+        min_frames: lower bound of the training S1 clip length (paper: 8, released code: 16).
+        max_frames: upper bound of the training clip and the evaluation cap of S1 frames.
+        synthetic: write a small synthetic root at ``root`` in ``prepare_data`` when it has no data (demo path).
+        seed: seed of the synthetic data, the training clip draws and the shuffle order.
+        type_ids: keep only these expression types (0 referring, 1 reasoning); ``None`` keeps both.
+    """
+
+    def __init__(
+        self,
+        root: str,
+        batch_size: int = 1,
+        num_workers: int = 0,
+        min_frames: int = 16,
+        max_frames: int = 24,
+        synthetic: bool = False,
+        seed: int = 0,
+        type_ids: list[int] | None = None,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.root = Path(root)
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.frames = {"min_frames": min_frames, "max_frames": max_frames}
+        self.synthetic = synthetic
+        self.seed = seed
+        self.type_ids = type_ids
+        self.datasets: dict[str, ReVOSDataset] = {}
+        self._mask_dict: dict[str, list[dict[str, Any] | None]] | None = None
+
+    def prepare_data(self) -> None:
+        if self.synthetic:
+            ensure_synthetic("revos", self.root, seed=self.seed)
+
+    def _dataset(self, part: str) -> ReVOSDataset:
+        if part not in self.datasets:
+            train = part == "train"
+            require_paths("ReVOS", self.root, _index_files(self.root, "train" if train else "valid"), LAYOUT)
+            if self._mask_dict is None:
+                self._mask_dict = load_mask_dict(self.root)
+            self.datasets[part] = ReVOSDataset(
+                self.root,
+                "train" if train else "valid",
+                train,
+                seed=self.seed,
+                type_ids=self.type_ids,
+                mask_dict=self._mask_dict,
+                **self.frames,
+            )
+        return self.datasets[part]
+
+    def setup(self, stage: str | None = None) -> None:
+        parts = {"fit": ("train", "val"), "validate": ("val",), "test": ("val",), "predict": ("val",)}
+        for part in parts.get(stage or "", ("train", "val")):
+            self._dataset(part)
+
+    def _loader(self, part: str, shuffle: bool) -> DataLoader:
+        return DataLoader(
+            self._dataset(part),
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            collate_fn=collate_samples,
+            generator=torch.Generator().manual_seed(self.seed) if shuffle else None,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)

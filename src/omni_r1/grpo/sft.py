@@ -1,0 +1,65 @@
+"""Supervised warm start: teach the policy the answer format on ground-truth answers.
+
+This is the paper's SFT baseline and the starting point of GRPO runs (a random or base policy rarely produces a
+parsable answer, and a group with no parsable answer has zero advantage everywhere).
+"""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from torch import Tensor
+
+from omni_r1.answers import reference_answer
+from omni_r1.data.types import VideoSample
+from omni_r1.models.global_system import GlobalSystem
+
+
+class SFTModule(L.LightningModule):
+    """Cross-entropy on reference answers (``<think>…</think><answer>`` + JSON moments).
+
+    Args:
+        policy: the Global system to train.
+        optimizer: optimizer factory over the trainable parameters (LoRA adapters, or the language model).
+        scheduler: optional learning-rate scheduler factory, stepped every optimizer step.
+        max_keyframes: moments per reference answer (K0 = 4 in the paper).
+    """
+
+    def __init__(
+        self,
+        policy: GlobalSystem,
+        optimizer: OptimizerCallable = torch.optim.AdamW,
+        scheduler: LRSchedulerCallable | None = None,
+        max_keyframes: int = 4,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=["policy", "optimizer", "scheduler"])
+        self.policy = policy
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.max_keyframes = max_keyframes
+
+    def _loss(self, batch: list[VideoSample]) -> Tensor:
+        responses = [reference_answer(s, self.max_keyframes) for s in batch]
+        return self.policy.sft_loss(batch, responses)
+
+    def training_step(self, batch: list[VideoSample], batch_idx: int) -> Tensor:
+        loss = self._loss(batch)
+        self.log("train/loss", loss, prog_bar=True, batch_size=len(batch))
+        return loss
+
+    def validation_step(self, batch: list[VideoSample], batch_idx: int) -> Tensor:
+        loss = self._loss(batch)
+        self.log("val/loss", loss, prog_bar=True, batch_size=len(batch))
+        return loss
+
+    def configure_optimizers(self):
+        params = [p for p in self.policy.parameters() if p.requires_grad]
+        if not params:
+            raise ValueError("the policy has no trainable parameters (4-bit weights need `lora`)")
+        optimizer = self.optimizer_factory(params)
+        if self.scheduler_factory is None:
+            return optimizer
+        scheduler = self.scheduler_factory(optimizer)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

@@ -1,0 +1,283 @@
+"""The Global Reasoning System (S1): a Qwen2.5-Omni thinker that watches low-resolution frames and listens.
+
+It owns the policy weights and the processor, turns ``VideoSample`` records into model inputs (chat template,
+pixel budgets, 2-fps video, 16 kHz audio), samples answers and scores completions. The same class runs the
+CPU demo on a ``tiny://`` model and a 7B run on ``Qwen/Qwen2.5-Omni-7B``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from omni_r1.data.types import VideoSample
+from omni_r1.models.hub import resolve_pretrained
+from omni_r1.models.loading import LoraConfig, QuantizationConfig, load_thinker
+from omni_r1.prompts import PromptBuilder
+
+# Tokens a policy must never produce: they are placeholders for encoder features or modality delimiters, and a
+# sampled one makes the next forward pass fail (features / placeholders count mismatch) or reward nonsense.
+_FORBIDDEN_TOKENS = (
+    "<|AUDIO|>",
+    "<|IMAGE|>",
+    "<|VIDEO|>",
+    "<|audio_bos|>",
+    "<|audio_eos|>",
+    "<|vision_bos|>",
+    "<|vision_eos|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|vision_pad|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
+    "<|audio_start|>",
+    "<|audio_end|>",
+    "<|audio_pad|>",
+    "<|im_start|>",
+)
+
+
+@dataclass
+class PixelBudget:
+    """Per-frame pixel bounds handed to the Qwen2-VL image / video processors.
+
+    Args:
+        min_pixels: lower bound of ``H·W`` after resizing (paper: 16·28·28).
+        max_pixels: upper bound of ``H·W`` after resizing (paper: 128·28·28 for S1, 900·28·28 for S2).
+    """
+
+    min_pixels: int = 16 * 28 * 28
+    max_pixels: int = 128 * 28 * 28
+
+    def as_size(self) -> dict[str, int]:
+        return {"shortest_edge": self.min_pixels, "longest_edge": self.max_pixels}
+
+
+@dataclass
+class Rollouts:
+    """Sampled completions of a batch: ``G`` per prompt, ordered prompt by prompt.
+
+    Attributes:
+        prompt_ids: ``(B*G, P)`` left-padded prompt tokens (each prompt repeated G times).
+        prompt_mask: ``(B*G, P)`` attention mask of the prompts.
+        completion_ids: ``(B*G, C)`` sampled tokens, padded after the first EOS.
+        completion_mask: ``(B*G, C)`` 1 up to and including the first EOS, 0 after.
+        texts: decoded completions (special tokens removed).
+    """
+
+    prompt_ids: Tensor
+    prompt_mask: Tensor
+    completion_ids: Tensor
+    completion_mask: Tensor
+    texts: list[str]
+
+
+class GlobalSystem(nn.Module):
+    """Policy wrapper of the Global system.
+
+    Args:
+        model_name_or_path: HF id (``Qwen/Qwen2.5-Omni-7B``), local folder, or ``tiny://qwen2.5-omni`` for the
+            random-weight model built offline.
+        dtype: weight dtype of the non-quantised parameters (``float32``, ``bfloat16``, ``float16``).
+        quantization: 4-bit base weights (QLoRA); requires ``lora``.
+        lora: LoRA adapters on the language model; with adapters, the reference policy and the S2 grounder are
+            the same weights with adapters disabled.
+        gradient_checkpointing: recompute activations in the backward pass (memory for time).
+        freeze_encoders: keep the vision and audio encoders frozen, as in the paper.
+        attn_implementation: ``sdpa``, ``eager`` or ``flash_attention_2``.
+        pixels: per-frame pixel budget of the S1 frames.
+        fps: frame rate the S1 clip is presented at (the paper samples at 2 fps).
+        prompts: builds the S1 instruction for a sample.
+    """
+
+    def __init__(
+        self,
+        model_name_or_path: str = "tiny://qwen2.5-omni",
+        dtype: str = "float32",
+        quantization: QuantizationConfig | None = None,
+        lora: LoraConfig | None = None,
+        gradient_checkpointing: bool = False,
+        freeze_encoders: bool = True,
+        attn_implementation: str = "sdpa",
+        pixels: PixelBudget | None = None,
+        fps: float = 2.0,
+        prompts: PromptBuilder | None = None,
+    ) -> None:
+        super().__init__()
+        from transformers import Qwen2_5OmniProcessor
+
+        self.model_name_or_path = model_name_or_path
+        self.pixels = pixels or PixelBudget()
+        self.fps = fps
+        self.prompts = prompts or PromptBuilder()
+        self.model = load_thinker(
+            model_name_or_path,
+            dtype=dtype,
+            quantization=quantization,
+            lora=lora,
+            gradient_checkpointing=gradient_checkpointing,
+            freeze_encoders=freeze_encoders,
+            attn_implementation=attn_implementation,
+        )
+        self.processor = Qwen2_5OmniProcessor.from_pretrained(resolve_pretrained(model_name_or_path))
+        self.tokenizer = self.processor.tokenizer
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.tokenizer.padding_side = "left"  # generation appends on the right
+        vocab = self.tokenizer.get_vocab()
+        stops = set(self.eos_token_ids) | {self.tokenizer.pad_token_id}
+        named = {vocab[t] for t in _FORBIDDEN_TOKENS if t in vocab}
+        self.forbidden_token_ids = sorted((named | set(self.tokenizer.all_special_ids)) - stops)
+
+    @property
+    def has_adapters(self) -> bool:
+        return hasattr(self.model, "disable_adapter")
+
+    @property
+    def eos_token_ids(self) -> list[int]:
+        ids = {self.tokenizer.convert_tokens_to_ids("<|im_end|>"), self.tokenizer.eos_token_id}
+        return sorted(i for i in ids if i is not None and i >= 0)
+
+    # ------------------------------------------------------------------ inputs
+    def conversation(self, sample: VideoSample) -> tuple[list[dict], Tensor | None, Tensor | None, Tensor | None]:
+        """Chat turns and media of one sample: (messages, image, video, audio).
+
+        RefAVS shows S1 the first frame as an image with the full audio; video tasks show the 2-fps clip (and the
+        audio track when the dataset has one). No system message, as in the paper's training.
+        """
+        text = self.prompts(sample.task, sample.expression, sample.duration)
+        content: list[dict] = []
+        image = video = None
+        if sample.task == "avs":
+            image = sample.frames[int(sample.s1_indices[0])]
+            content.append({"type": "image"})
+        else:
+            video = sample.frames[sample.s1_indices]
+            content.append({"type": "video"})
+        audio = sample.audio
+        if audio is not None:
+            content.append({"type": "audio"})
+        content.append({"type": "text", "text": text})
+        return [{"role": "user", "content": content}], image, video, audio
+
+    def prompt_inputs(self, samples: Sequence[VideoSample], responses: Sequence[str] | None = None) -> dict:
+        """Tokenised model inputs for a batch; with ``responses`` the answers are appended for teacher forcing.
+
+        Returns the processor's tensors plus ``prompt_lengths`` (tokens before each response, counted from the
+        first non-pad token) when responses are given.
+        """
+        texts, images, videos, audios = [], [], [], []
+        for i, sample in enumerate(samples):
+            messages, image, video, audio = self.conversation(sample)
+            text = self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+            if responses is not None:
+                text = text + responses[i] + "<|im_end|>"
+            texts.append(text)
+            if image is not None:
+                images.append(image)
+            if video is not None:
+                videos.append(video)
+            if audio is not None:
+                audios.append(audio.float().cpu().numpy())
+        kwargs: dict = {"text": texts, "return_tensors": "pt", "padding": True}
+        if images:
+            kwargs["images"] = images
+            kwargs["images_kwargs"] = {"size": self.pixels.as_size()}
+        if videos:
+            kwargs["videos"] = videos
+            kwargs["videos_kwargs"] = {
+                "size": self.pixels.as_size(),
+                "fps": float(self.fps),
+                "do_sample_frames": False,
+                "cap_pixels_per_frame": True,
+            }
+        if audios:
+            kwargs["audio"] = audios
+        inputs = dict(self.processor(**kwargs))
+        return inputs
+
+    def _to_device(self, inputs: dict) -> dict:
+        device = self.device
+        return {k: v.to(device) if isinstance(v, Tensor) else v for k, v in inputs.items()}
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    # ------------------------------------------------------------------ supervised
+    def sft_loss(self, samples: Sequence[VideoSample], responses: Sequence[str]) -> Tensor:
+        """Token-mean cross-entropy of the responses given the prompts (prompt and padding tokens masked)."""
+        prompts = self._to_device(self.prompt_inputs(samples))
+        full = self._to_device(self.prompt_inputs(samples, responses))
+        input_ids = full["input_ids"]
+        labels = input_ids.clone()
+        labels[full["attention_mask"] == 0] = -100
+        # Left padding: the prompt of row i occupies the last prompt_len tokens before its response.
+        prompt_len = prompts["attention_mask"].sum(dim=1)  # (B,)
+        full_len = full["attention_mask"].sum(dim=1)
+        pad = input_ids.shape[1] - full_len
+        positions = torch.arange(input_ids.shape[1], device=input_ids.device)[None, :]
+        labels[positions < (pad + prompt_len)[:, None]] = -100
+        outputs = self.model(**full, labels=labels, use_cache=False)
+        return outputs.loss
+
+    # ------------------------------------------------------------------ sampling
+    @torch.no_grad()
+    def generate(
+        self,
+        samples: Sequence[VideoSample],
+        *,
+        num_generations: int = 1,
+        max_new_tokens: int = 256,
+        temperature: float = 1.0,
+        top_p: float = 0.95,
+        do_sample: bool = True,
+    ) -> Rollouts:
+        """Sample ``num_generations`` completions per sample, forbidding placeholder tokens.
+
+        Everything after the first end-of-turn token is masked out.
+        """
+        inputs = self._to_device(self.prompt_inputs(samples))
+        was_training = self.model.training
+        self.model.eval()
+        out = self.model.generate(
+            **inputs,
+            do_sample=do_sample,
+            temperature=temperature if do_sample else None,
+            top_p=top_p if do_sample else None,
+            top_k=None,
+            max_new_tokens=max_new_tokens,
+            num_return_sequences=num_generations,
+            bad_words_ids=[[i] for i in self.forbidden_token_ids] or None,
+            eos_token_id=self.eos_token_ids,
+            pad_token_id=self.tokenizer.pad_token_id,
+        )
+        if was_training:
+            self.model.train()
+        prompt_len = inputs["input_ids"].shape[1]
+        completion_ids = out[:, prompt_len:]
+        completion_mask = completion_mask_after_eos(completion_ids, self.eos_token_ids)
+        completion_ids = completion_ids.masked_fill(completion_mask == 0, self.tokenizer.pad_token_id)
+        texts = self.tokenizer.batch_decode(completion_ids, skip_special_tokens=True)
+        repeat = num_generations
+        return Rollouts(
+            prompt_ids=inputs["input_ids"].repeat_interleave(repeat, dim=0),
+            prompt_mask=inputs["attention_mask"].repeat_interleave(repeat, dim=0),
+            completion_ids=completion_ids,
+            completion_mask=completion_mask,
+            texts=texts,
+        )
+
+
+def completion_mask_after_eos(completion_ids: Tensor, eos_token_ids: Sequence[int]) -> Tensor:
+    """``(N, C)`` mask that keeps tokens up to and including the first EOS of each row."""
+    is_eos = torch.isin(completion_ids, torch.tensor(list(eos_token_ids), device=completion_ids.device))
+    # index of first EOS (C when none)
+    length = completion_ids.shape[1]
+    no_eos = torch.full_like(is_eos[:, 0], length, dtype=torch.long)
+    first = torch.where(is_eos.any(dim=1), is_eos.int().argmax(dim=1), no_eos)
+    positions = torch.arange(length, device=completion_ids.device)[None, :]
+    return (positions <= first[:, None]).long()

@@ -1,0 +1,283 @@
+"""The hierarchical reward R = Σ_i w_i·term_i over one prompt's group of G completions.
+
+Which terms a prompt gets depends on its task (``VideoSample.task``):
+
+- ``"vos"`` (ReVOS, MeViS): format, structure, R_num, R_div, R_sal (from the completion and the ground truth), R_A
+  (``box``, from the Detail system's boxes) and R_G (``mask``, from its propagated masks).
+- ``"avs"`` (RefAVS): format and the frame-0 box IoU (``refavs``); a completion without a non-empty answer block
+  scores 0 there, as in the reference.
+- ``"grounding"`` (refCOCOg skill data): format and the refCOCOg reward of the completion itself.
+
+The optional length bonus (``length``) applies to every task when token counts are given; its "accuracy" is the
+weighted sum of the task terms other than format, as in the authors' trainer where format is a separate reward.
+
+A term whose inputs are missing (no detail outputs, no predicted masks, no token counts) is left out of the
+result when its weight is 0 and is an error otherwise, so a run cannot silently train on a reward it did not
+compute. Every term is returned on its own, unweighted, for logging.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+
+import torch
+from torch import Tensor
+
+from omni_r1.data.types import VideoSample
+from omni_r1.rewards.boxes import as_boxes, masks_to_boxes_or_empty
+from omni_r1.rewards.format import format_reward_batch
+from omni_r1.rewards.grounding import box_matching_reward_batch, refavs_box_reward
+from omni_r1.rewards.keyframe_quality import div_reward_batch, num_reward_batch, saliency_reward_batch
+from omni_r1.rewards.keyframes import KeyframeMode, KeyframeSelection, select_keyframes
+from omni_r1.rewards.length import length_bonus_batch
+from omni_r1.rewards.mask import mask_reward
+from omni_r1.rewards.parse import first_answer_block, parse_answer
+from omni_r1.rewards.refcocog import refcocog_reward_batch
+from omni_r1.rewards.structure import structure_reward_batch
+from omni_r1.rewards.targets import ClipTargets
+
+TASK_TERMS: dict[str, tuple[str, ...]] = {
+    "vos": ("format", "structure", "num", "div", "sal", "box", "mask"),
+    "avs": ("format", "refavs"),
+    "grounding": ("format", "refcocog"),
+}
+
+
+@dataclass
+class RewardWeights:
+    """One weight per reward term; the defaults are the dataclass defaults of the authors' code (all 1).
+
+    Args:
+        format: think/answer format.
+        structure: well-formed, well-placed JSON moments (authors' code).
+        num: R_num, the paper's λ2·α_K.
+        div: R_div, the paper's λ1·α_K.
+        sal: R_sal, the paper's λ3·α_K (``alpha_k_ratio`` in the authors' scripts).
+        box: R_A, the paper's α_A.
+        mask: R_G, the paper's α_G.
+        refavs: RefAVS frame-0 box IoU.
+        refcocog: refCOCOg grounding-skill reward.
+        length: optional length bonus (off by default).
+    """
+
+    format: float = 1.0
+    structure: float = 1.0
+    num: float = 1.0
+    div: float = 1.0
+    sal: float = 1.0
+    box: float = 1.0
+    mask: float = 1.0
+    refavs: float = 1.0
+    refcocog: float = 1.0
+    length: float = 0.0
+
+    def __post_init__(self) -> None:
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if not math.isfinite(value):
+                raise ValueError(f"reward weight {item.name!r} must be finite, got {value}")
+
+    @classmethod
+    def paper_script(cls) -> RewardWeights:
+        """Weights of the last training script: α_K = 1 (num, div), α_sal = 0, α_A = 1, α_G = 2."""
+        return cls(sal=0.0, mask=2.0)
+
+    @classmethod
+    def from_mapping(cls, weights: Mapping[str, float]) -> RewardWeights:
+        """Weights from a ``{term: weight}`` mapping; unnamed terms keep their defaults.
+
+        Raises:
+            ValueError: a key that is not a term.
+        """
+        known = {item.name for item in fields(cls)}
+        unknown = sorted(set(weights) - known)
+        if unknown:
+            raise ValueError(f"unknown reward terms {unknown}; expected some of {sorted(known)}")
+        return cls(**{name: float(value) for name, value in weights.items()})
+
+
+@dataclass
+class DetailOutput:
+    """What the Detail system produced for one rollout; the collaboration code fills one per completion.
+
+    Args:
+        keyframes: S1-clip indices the grounder ran on (the hand-over of :func:`select_keyframes`); empty when the
+            completion handed nothing over.
+        boxes: per keyframe, the ``(m_k, 4)`` predicted boxes ``(x1, y1, x2, y2)`` in original-frame pixels.
+        masks: ``(n, H, W)`` union of the propagated masks over the S1 clip frames at original resolution, or
+            ``None`` when no segmenter ran.
+    """
+
+    keyframes: list[int] = field(default_factory=list)
+    boxes: list[Tensor] = field(default_factory=list)
+    masks: Tensor | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.boxes) != len(self.keyframes):
+            raise ValueError(f"DetailOutput: {len(self.boxes)} box lists for {len(self.keyframes)} keyframes")
+
+
+@dataclass
+class RewardOutput:
+    """Rewards of one group.
+
+    Args:
+        total: ``(G,)`` float32 ``Σ_i w_i·term_i``.
+        terms: ``{term: (G,) float32}`` unweighted values of every computed term.
+    """
+
+    total: Tensor
+    terms: dict[str, Tensor]
+
+
+class HierarchicalReward:
+    """Composes the reward terms of a prompt's group (see the module docstring).
+
+    Args:
+        weights: a :class:`RewardWeights`, a ``{term: weight}`` mapping, or ``None`` for the defaults.
+        max_keyframes: K0, the most keyframes handed over (and R_num's turning point).
+        keyframe_mode: ``"start"`` (one frame per segment) or ``"interval"`` (every frame of each segment).
+        length_min_tokens: shortest completion earning the length bonus.
+        length_max_tokens: longest completion earning the length bonus.
+        length_accuracy_threshold: accuracy a completion must exceed to earn the length bonus.
+    """
+
+    def __init__(
+        self,
+        weights: RewardWeights | Mapping[str, float] | None = None,
+        max_keyframes: int = 4,
+        keyframe_mode: KeyframeMode = "start",
+        length_min_tokens: int = 320,
+        length_max_tokens: int = 750,
+        length_accuracy_threshold: float = 0.1,
+    ) -> None:
+        if weights is None:
+            weights = RewardWeights()
+        elif not isinstance(weights, RewardWeights):
+            weights = RewardWeights.from_mapping(weights)
+        self.weights = weights
+        self.max_keyframes = max_keyframes
+        self.keyframe_mode = keyframe_mode
+        self.length_min_tokens = length_min_tokens
+        self.length_max_tokens = length_max_tokens
+        self.length_accuracy_threshold = length_accuracy_threshold
+
+    def selections(self, completions: Sequence[str], num_frames: int, fps: float = 2.0) -> list[KeyframeSelection]:
+        """The keyframe hand-over of each completion with this reward's K0 and mode."""
+        return [
+            select_keyframes(parse_answer(text), num_frames, fps, self.max_keyframes, self.keyframe_mode)
+            for text in completions
+        ]
+
+    def __call__(
+        self,
+        completions: Sequence[str],
+        sample: VideoSample,
+        details: Sequence[DetailOutput] | None = None,
+        num_tokens: Sequence[int] | Tensor | None = None,
+        image_hw: tuple[int, int] | None = None,
+    ) -> RewardOutput:
+        """Rewards of the G completions of ``sample``.
+
+        Args:
+            completions: the G decoded completions.
+            sample: the prompt they answer.
+            details: one :class:`DetailOutput` per completion (VOS and RefAVS), or ``None``.
+            num_tokens: completion lengths in tokens for the length bonus, or ``None``.
+            image_hw: ``(h, w)`` of the image a grounding completion's coordinates refer to; the ground-truth
+                box is rescaled to it (``None``: original resolution).
+
+        Raises:
+            ValueError: an unknown task, mismatched lengths, or a weighted term whose inputs are missing.
+        """
+        if sample.task not in TASK_TERMS:
+            raise ValueError(
+                f"VideoSample {sample.video_id}: task {sample.task!r} has no reward; expected {TASK_TERMS}"
+            )
+        if details is not None and len(details) != len(completions):
+            raise ValueError(f"{len(details)} detail outputs for {len(completions)} completions")
+        targets = ClipTargets.from_sample(sample)
+        terms = {"format": format_reward_batch(completions)}
+        if sample.task == "vos":
+            terms.update(self._vos_terms(completions, targets, details))
+        elif sample.task == "avs":
+            terms.update(self._avs_terms(completions, targets, details))
+        else:
+            terms.update(self._grounding_terms(completions, targets, image_hw))
+        accuracy = sum(
+            (getattr(self.weights, name) * value for name, value in terms.items() if name != "format"),
+            torch.zeros(len(completions)),
+        )
+        if self._available("length", num_tokens is not None, "no token counts were given") and num_tokens is not None:
+            terms["length"] = length_bonus_batch(
+                num_tokens,
+                accuracy,
+                self.length_min_tokens,
+                self.length_max_tokens,
+                self.length_accuracy_threshold,
+            )
+        total = sum(
+            (getattr(self.weights, name) * value for name, value in terms.items()), torch.zeros(len(completions))
+        )
+        return RewardOutput(total=total.float(), terms=terms)
+
+    def _available(self, name: str, available: bool, missing: str) -> bool:
+        """Whether to compute term ``name``; raises when its inputs are missing but it carries weight."""
+        weight = getattr(self.weights, name)
+        if not available and weight != 0:
+            raise ValueError(
+                f"reward term {name!r} has weight {weight} but {missing}; provide it or set the weight to 0"
+            )
+        return available
+
+    def _vos_terms(
+        self, completions: Sequence[str], targets: ClipTargets, details: Sequence[DetailOutput] | None
+    ) -> dict[str, Tensor]:
+        parsed = [parse_answer(text) for text in completions]
+        selections = [
+            select_keyframes(answer, targets.num_frames, targets.fps, self.max_keyframes, self.keyframe_mode)
+            for answer in parsed
+        ]
+        terms = {
+            "structure": structure_reward_batch(parsed, targets.presence, targets.fps),
+            "num": num_reward_batch(selections),
+            "div": div_reward_batch(selections),
+            "sal": saliency_reward_batch([selection.indices for selection in selections], targets.union_area),
+        }
+        if self._available("box", details is not None, "no detail outputs were given"):
+            terms["box"] = box_matching_reward_batch(
+                [detail.boxes for detail in details], [detail.keyframes for detail in details], targets
+            )
+        # A rollout that handed nothing over ran no segmenter and scores R_G = 0.
+        masks_known = details is not None and all(d.masks is not None or not d.keyframes for d in details)
+        if self._available("mask", masks_known, "a rollout with keyframes has no predicted masks"):
+            values = [mask_reward(d.masks, targets.union) if d.keyframes else 0.0 for d in details]
+            terms["mask"] = torch.tensor(values, dtype=torch.float32)
+        return terms
+
+    def _avs_terms(
+        self, completions: Sequence[str], targets: ClipTargets, details: Sequence[DetailOutput] | None
+    ) -> dict[str, Tensor]:
+        if not self._available("refavs", details is not None, "no detail outputs were given"):
+            return {}
+        values = []
+        for text, detail in zip(completions, details, strict=True):
+            if not (first_answer_block(text) or "").strip():
+                values.append(0.0)
+                continue
+            boxes = as_boxes(detail.boxes[0], "RefAVS frame-0 boxes") if detail.boxes else torch.zeros(0, 4)
+            values.append(refavs_box_reward(boxes[0] if boxes.shape[0] else None, targets.union[0]))
+        return {"refavs": torch.tensor(values, dtype=torch.float32)}
+
+    def _grounding_terms(
+        self, completions: Sequence[str], targets: ClipTargets, image_hw: tuple[int, int] | None
+    ) -> dict[str, Tensor]:
+        box, present = masks_to_boxes_or_empty(targets.union[0])
+        if not bool(present):
+            raise ValueError("grounding sample has an empty ground-truth mask at frame 0; refCOCOg needs a target")
+        if image_hw is not None:
+            height, width = targets.union.shape[-2:]
+            box = box * torch.tensor([image_hw[1] / width, image_hw[0] / height] * 2)
+        return {"refcocog": refcocog_reward_batch(completions, box)}

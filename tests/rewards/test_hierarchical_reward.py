@@ -1,0 +1,140 @@
+"""HierarchicalReward: hand-computed totals per task, weights, and errors for missing inputs."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+
+import pytest
+import torch
+
+from omni_r1.data.types import VideoSample
+from omni_r1.rewards import ClipTargets, DetailOutput, HierarchicalReward, RewardWeights
+
+OBJ0 = [1.0, 1.0, 4.0, 3.0]
+
+
+def moment(start: str, description: str) -> str:
+    return json.dumps({"start_time": start, "end_time": start, "description": description})
+
+
+# Keyframes 0 and 2 of the conftest clip.
+GOOD = f"<think>t</think><answer>{moment('00:00.00', 'a')}\n{moment('00:01.00', 'b')}</answer>"
+GOOD_TERMS = {
+    "format": 1.0,
+    "structure": ((0.6 + 1 / 2) + (0.6 + 2 / 2)) / 2,
+    "num": 0.8,
+    "div": 0.0,
+    "sal": (6 / 22 + 22 / 22) / 2,
+    "box": (1 + 0.5 + 0) / 3,  # see test_detail_rewards.test_box_reward_hand_value
+    "mask": 5 / 6,  # prediction misses the target only in the last frame
+}
+
+
+@pytest.fixture
+def good_detail(masks: torch.Tensor) -> DetailOutput:
+    union = ClipTargets.from_masks(masks).union.clone()
+    union[5] = False
+    boxes = [torch.tensor([OBJ0, [0.0, 0.0, 8.0, 8.0]]), torch.tensor([[4.0, 4.0, 8.0, 6.0]])]
+    return DetailOutput(keyframes=[0, 2], boxes=boxes, masks=union)
+
+
+def test_vos_terms_and_total(make_sample: Callable[..., VideoSample], good_detail: DetailOutput) -> None:
+    out = HierarchicalReward()([GOOD, "garbage"], make_sample(), details=[good_detail, DetailOutput()])
+    assert set(out.terms) == set(GOOD_TERMS)
+    for name, value in GOOD_TERMS.items():
+        torch.testing.assert_close(out.terms[name], torch.tensor([value, 0.0]), msg=name)
+    torch.testing.assert_close(out.total, torch.tensor([sum(GOOD_TERMS.values()), 0.0]))
+    assert out.total.dtype == torch.float32 and out.total.shape == (2,)
+
+
+def test_paper_script_weights(make_sample: Callable[..., VideoSample], good_detail: DetailOutput) -> None:
+    out = HierarchicalReward(RewardWeights.paper_script())([GOOD], make_sample(), details=[good_detail])
+    weights = {"sal": 0.0, "mask": 2.0}
+    expected = sum(weights.get(name, 1.0) * value for name, value in GOOD_TERMS.items())
+    torch.testing.assert_close(out.total, torch.tensor([expected]))
+    assert "sal" in out.terms  # weight 0 but computable: still logged
+
+
+def test_weights_from_mapping_and_without_a_segmenter(make_sample: Callable[..., VideoSample]) -> None:
+    reward = HierarchicalReward({"box": 0.0, "mask": 0.0, "structure": 0.5})
+    out = reward([GOOD], make_sample())
+    assert set(out.terms) == {"format", "structure", "num", "div", "sal"}
+    expected = 1.0 + 0.5 * GOOD_TERMS["structure"] + GOOD_TERMS["num"] + GOOD_TERMS["sal"]
+    torch.testing.assert_close(out.total, torch.tensor([expected]))
+
+
+def test_interval_mode_changes_the_handover(make_sample: Callable[..., VideoSample]) -> None:
+    text = f"<answer>{json.dumps({'start_time': '00:00.00', 'end_time': '00:01.00', 'description': 'a'})}</answer>"
+    reward = HierarchicalReward({"box": 0, "mask": 0}, keyframe_mode="interval")
+    out = reward([text], make_sample())
+    torch.testing.assert_close(out.terms["num"], torch.tensor([0.4 * 3]))
+    torch.testing.assert_close(out.terms["div"], torch.tensor([-0.2 * 2]))
+    assert reward.selections([text], num_frames=6)[0].indices == [0, 1, 2]
+
+
+def test_missing_inputs_are_errors_when_weighted(make_sample: Callable[..., VideoSample]) -> None:
+    sample = make_sample()
+    with pytest.raises(ValueError, match="'box'.*no detail outputs"):
+        HierarchicalReward()([GOOD], sample)
+    maskless = DetailOutput(keyframes=[0], boxes=[torch.tensor([OBJ0])])
+    with pytest.raises(ValueError, match="'mask'"):
+        HierarchicalReward()([GOOD], sample, details=[maskless])
+    out = HierarchicalReward({"mask": 0})([GOOD], sample, details=[maskless])
+    assert "mask" not in out.terms and "box" in out.terms
+    with pytest.raises(ValueError, match="'length'.*token counts"):
+        HierarchicalReward({"length": 1, "box": 0, "mask": 0})([GOOD], sample)
+
+
+def test_length_bonus_in_the_group(make_sample: Callable[..., VideoSample]) -> None:
+    reward = HierarchicalReward({"length": 1.0, "box": 0, "mask": 0})
+    out = reward([GOOD, GOOD, "garbage"], make_sample(), num_tokens=[400, 800, 400])
+    torch.testing.assert_close(out.terms["length"], torch.tensor([1.0, 0.0, 0.0]))
+    base = 1.0 + GOOD_TERMS["structure"] + GOOD_TERMS["num"] + GOOD_TERMS["sal"]
+    torch.testing.assert_close(out.total, torch.tensor([base + 1, base, 0.0]))
+
+
+def test_avs(make_sample: Callable[..., VideoSample]) -> None:
+    completions = [
+        "<think>a</think><answer>the barking dog</answer>",
+        "<think>a</think><answer> </answer>",  # empty answer: no reward whatever S2 found
+        "no answer",
+    ]
+    details = [
+        DetailOutput([0], [torch.tensor([[1.0, 1.0, 4.0, 5.0]])]),  # IoU 6/12 with the frame-0 box (1, 1, 4, 3)
+        DetailOutput([0], [torch.tensor([OBJ0])]),
+        DetailOutput(),
+    ]
+    out = HierarchicalReward()(completions, make_sample("avs"), details=details)
+    assert set(out.terms) == {"format", "refavs"}
+    torch.testing.assert_close(out.terms["refavs"], torch.tensor([0.5, 0.0, 0.0]))
+    torch.testing.assert_close(out.total, torch.tensor([1.5, 1.0, 0.0]))
+
+
+def test_grounding_rescales_the_ground_truth(make_sample: Callable[..., VideoSample]) -> None:
+    answer = {"bbox_2d": [2, 2, 8, 6], "points_1": [3, 3], "points_2": [6, 5]}
+    text = f"<think>t</think><answer>{json.dumps(answer)}</answer>"
+    sample = make_sample("grounding")
+    # At (16, 16) the 8×8 ground-truth box (1, 1, 4, 3) becomes (2, 2, 8, 6): every term is maximal.
+    out = HierarchicalReward()([text], sample, image_hw=(16, 16))
+    torch.testing.assert_close(out.terms["refcocog"], torch.tensor([4.4]))
+    torch.testing.assert_close(out.total, torch.tensor([5.4]))
+    # Unscaled: IoU 2/28 → 0, centres 3.2 apart → 1, box L1 2.25 → 1, strict format → 1.
+    torch.testing.assert_close(HierarchicalReward()([text], sample).terms["refcocog"], torch.tensor([3.0]))
+
+
+def test_configuration_errors(make_sample: Callable[..., VideoSample]) -> None:
+    with pytest.raises(ValueError, match="unknown reward terms"):
+        HierarchicalReward({"alpha_g": 2.0})
+    with pytest.raises(ValueError, match="finite"):
+        RewardWeights(mask=math.nan)
+    with pytest.raises(ValueError, match="task"):
+        HierarchicalReward()([GOOD], make_sample("captioning"))
+    with pytest.raises(ValueError, match="2 detail outputs for 1"):
+        HierarchicalReward()([GOOD], make_sample(), details=[DetailOutput(), DetailOutput()])
+    with pytest.raises(ValueError, match="box lists"):
+        DetailOutput(keyframes=[0, 1], boxes=[])
+    empty = make_sample("grounding", masks=torch.zeros(1, 6, 8, 8, dtype=torch.bool))
+    with pytest.raises(ValueError, match="empty ground-truth"):
+        HierarchicalReward()(["x"], empty)
