@@ -125,6 +125,10 @@ def test_grounding_rescales_the_ground_truth(make_sample: Callable[..., VideoSam
 
 
 def test_configuration_errors(make_sample: Callable[..., VideoSample]) -> None:
+    with pytest.raises(ValueError, match="keyframe_mode"):
+        HierarchicalReward(keyframe_mode="end")
+    with pytest.raises(ValueError, match="max_keyframes"):
+        HierarchicalReward(max_keyframes=0)
     with pytest.raises(ValueError, match="unknown reward terms"):
         HierarchicalReward({"alpha_g": 2.0})
     with pytest.raises(ValueError, match="finite"):

@@ -122,6 +122,7 @@ class GlobalSystem(nn.Module):
             freeze_encoders=freeze_encoders,
             attn_implementation=attn_implementation,
         )
+        self.model.train()  # from_pretrained returns eval mode; training modes are Lightning's to switch
         self.processor = Qwen2_5OmniProcessor.from_pretrained(resolve_pretrained(model_name_or_path))
         self.tokenizer = self.processor.tokenizer
         if self.tokenizer.pad_token_id is None:

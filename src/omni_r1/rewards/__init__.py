@@ -10,7 +10,7 @@ from omni_r1.rewards.grounding import (
     refavs_box_reward,
     refavs_box_reward_batch,
 )
-from omni_r1.rewards.hierarchical import DetailOutput, HierarchicalReward, RewardOutput, RewardWeights
+from omni_r1.rewards.hierarchical import HierarchicalReward
 from omni_r1.rewards.keyframe_quality import (
     div_reward,
     div_reward_batch,
@@ -29,9 +29,11 @@ from omni_r1.rewards.keyframes import (
 from omni_r1.rewards.length import length_bonus, length_bonus_batch
 from omni_r1.rewards.mask import mask_reward, mask_reward_batch
 from omni_r1.rewards.parse import ParsedAnswer, Segment, first_answer_block, parse_answer, parse_timestamp
+from omni_r1.rewards.records import DetailOutput, RewardOutput
 from omni_r1.rewards.refcocog import GroundingAnswer, parse_grounding_answer, refcocog_reward, refcocog_reward_batch
 from omni_r1.rewards.structure import structure_reward, structure_reward_batch
 from omni_r1.rewards.targets import ClipTargets
+from omni_r1.rewards.weights import RewardWeights
 
 __all__ = [
     "ClipTargets",

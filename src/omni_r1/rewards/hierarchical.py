@@ -4,8 +4,9 @@ Which terms a prompt gets depends on its task (``VideoSample.task``):
 
 - ``"vos"`` (ReVOS, MeViS): format, structure, R_num, R_div, R_sal (from the completion and the ground truth), R_A
   (``box``, from the Detail system's boxes) and R_G (``mask``, from its propagated masks).
-- ``"avs"`` (RefAVS): format and the frame-0 box IoU (``refavs``); a completion without a non-empty answer block
-  scores 0 there, as in the reference.
+- ``"avs"`` (RefAVS): format and the frame-0 box IoU (``refavs``) of the first box the grounder gave for the
+  rollout's first keyframe (frame 0); a completion without a non-empty answer block scores 0 there, as in the
+  reference.
 - ``"grounding"`` (refCOCOg skill data): format and the refCOCOg reward of the completion itself.
 
 The optional length bonus (``length``) applies to every task when token counts are given; its "accuracy" is the
@@ -18,9 +19,7 @@ compute. Every term is returned on its own, unweighted, for logging.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
 
 import torch
 from torch import Tensor
@@ -30,106 +29,21 @@ from omni_r1.rewards.boxes import as_boxes, masks_to_boxes_or_empty
 from omni_r1.rewards.format import format_reward_batch
 from omni_r1.rewards.grounding import box_matching_reward_batch, refavs_box_reward
 from omni_r1.rewards.keyframe_quality import div_reward_batch, num_reward_batch, saliency_reward_batch
-from omni_r1.rewards.keyframes import KeyframeMode, KeyframeSelection, select_keyframes
+from omni_r1.rewards.keyframes import KEYFRAME_MODES, KeyframeMode, KeyframeSelection, select_keyframes
 from omni_r1.rewards.length import length_bonus_batch
 from omni_r1.rewards.mask import mask_reward
 from omni_r1.rewards.parse import first_answer_block, parse_answer
+from omni_r1.rewards.records import DetailOutput, RewardOutput
 from omni_r1.rewards.refcocog import refcocog_reward_batch
 from omni_r1.rewards.structure import structure_reward_batch
 from omni_r1.rewards.targets import ClipTargets
+from omni_r1.rewards.weights import RewardWeights
 
 TASK_TERMS: dict[str, tuple[str, ...]] = {
     "vos": ("format", "structure", "num", "div", "sal", "box", "mask"),
     "avs": ("format", "refavs"),
     "grounding": ("format", "refcocog"),
 }
-
-
-@dataclass
-class RewardWeights:
-    """One weight per reward term; the defaults are the dataclass defaults of the authors' code (all 1).
-
-    Args:
-        format: think/answer format.
-        structure: well-formed, well-placed JSON moments (authors' code).
-        num: R_num, the paper's λ2·α_K.
-        div: R_div, the paper's λ1·α_K.
-        sal: R_sal, the paper's λ3·α_K (``alpha_k_ratio`` in the authors' scripts).
-        box: R_A, the paper's α_A.
-        mask: R_G, the paper's α_G.
-        refavs: RefAVS frame-0 box IoU.
-        refcocog: refCOCOg grounding-skill reward.
-        length: optional length bonus (off by default).
-    """
-
-    format: float = 1.0
-    structure: float = 1.0
-    num: float = 1.0
-    div: float = 1.0
-    sal: float = 1.0
-    box: float = 1.0
-    mask: float = 1.0
-    refavs: float = 1.0
-    refcocog: float = 1.0
-    length: float = 0.0
-
-    def __post_init__(self) -> None:
-        for item in fields(self):
-            value = getattr(self, item.name)
-            if not math.isfinite(value):
-                raise ValueError(f"reward weight {item.name!r} must be finite, got {value}")
-
-    @classmethod
-    def paper_script(cls) -> RewardWeights:
-        """Weights of the last training script: α_K = 1 (num, div), α_sal = 0, α_A = 1, α_G = 2."""
-        return cls(sal=0.0, mask=2.0)
-
-    @classmethod
-    def from_mapping(cls, weights: Mapping[str, float]) -> RewardWeights:
-        """Weights from a ``{term: weight}`` mapping; unnamed terms keep their defaults.
-
-        Raises:
-            ValueError: a key that is not a term.
-        """
-        known = {item.name for item in fields(cls)}
-        unknown = sorted(set(weights) - known)
-        if unknown:
-            raise ValueError(f"unknown reward terms {unknown}; expected some of {sorted(known)}")
-        return cls(**{name: float(value) for name, value in weights.items()})
-
-
-@dataclass
-class DetailOutput:
-    """What the Detail system produced for one rollout; the collaboration code fills one per completion.
-
-    Args:
-        keyframes: S1-clip indices the grounder ran on (the hand-over of :func:`select_keyframes`); empty when the
-            completion handed nothing over.
-        boxes: per keyframe, the ``(m_k, 4)`` predicted boxes ``(x1, y1, x2, y2)`` in original-frame pixels.
-        masks: ``(n, H, W)`` union of the propagated masks over the S1 clip frames at original resolution, or
-            ``None`` when no segmenter ran.
-    """
-
-    keyframes: list[int] = field(default_factory=list)
-    boxes: list[Tensor] = field(default_factory=list)
-    masks: Tensor | None = None
-
-    def __post_init__(self) -> None:
-        if len(self.boxes) != len(self.keyframes):
-            raise ValueError(f"DetailOutput: {len(self.boxes)} box lists for {len(self.keyframes)} keyframes")
-
-
-@dataclass
-class RewardOutput:
-    """Rewards of one group.
-
-    Args:
-        total: ``(G,)`` float32 ``Σ_i w_i·term_i``.
-        terms: ``{term: (G,) float32}`` unweighted values of every computed term.
-    """
-
-    total: Tensor
-    terms: dict[str, Tensor]
 
 
 class HierarchicalReward:
@@ -153,6 +67,10 @@ class HierarchicalReward:
         length_max_tokens: int = 750,
         length_accuracy_threshold: float = 0.1,
     ) -> None:
+        if max_keyframes < 1:
+            raise ValueError(f"max_keyframes must be >= 1, got {max_keyframes}")
+        if keyframe_mode not in KEYFRAME_MODES:
+            raise ValueError(f"keyframe_mode must be one of {KEYFRAME_MODES}, got {keyframe_mode!r}")
         if weights is None:
             weights = RewardWeights()
         elif not isinstance(weights, RewardWeights):
@@ -194,7 +112,7 @@ class HierarchicalReward:
         """
         if sample.task not in TASK_TERMS:
             raise ValueError(
-                f"VideoSample {sample.video_id}: task {sample.task!r} has no reward; expected {TASK_TERMS}"
+                f"VideoSample {sample.video_id}: task {sample.task!r} has no reward; expected {sorted(TASK_TERMS)}"
             )
         if details is not None and len(details) != len(completions):
             raise ValueError(f"{len(details)} detail outputs for {len(completions)} completions")
@@ -252,7 +170,8 @@ class HierarchicalReward:
             )
         # A rollout that handed nothing over ran no segmenter and scores R_G = 0.
         masks_known = details is not None and all(d.masks is not None or not d.keyframes for d in details)
-        if self._available("mask", masks_known, "a rollout with keyframes has no predicted masks"):
+        missing = "no detail outputs were given" if details is None else "a rollout with keyframes has no masks"
+        if self._available("mask", masks_known, missing):
             values = [mask_reward(d.masks, targets.union) if d.keyframes else 0.0 for d in details]
             terms["mask"] = torch.tensor(values, dtype=torch.float32)
         return terms

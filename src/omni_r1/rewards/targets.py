@@ -16,7 +16,7 @@ from omni_r1.data.types import VideoSample
 from omni_r1.rewards.boxes import masks_to_boxes_or_empty
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ClipTargets:
     """Reduced ground truth of one prompt; build it with :meth:`from_masks` or :meth:`from_sample`.
 
