@@ -7,7 +7,8 @@ CPU demo on a ``tiny://`` model and a 7B run on ``Qwen/Qwen2.5-Omni-7B``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -16,6 +17,7 @@ from torch import Tensor, nn
 from omni_r1.data.types import VideoSample
 from omni_r1.models.hub import resolve_pretrained
 from omni_r1.models.loading import LoraConfig, QuantizationConfig, load_thinker
+from omni_r1.models.media import MediaFeatures, encode_media
 from omni_r1.prompts import PromptBuilder
 
 # Tokens a policy must never produce: they are placeholders for encoder features or modality delimiters, and a
@@ -61,6 +63,7 @@ class Rollouts:
     """Sampled completions of a batch: ``G`` per prompt, ordered prompt by prompt.
 
     Attributes:
+        prompt_index: ``(B*G,)`` index of the prompt each row answers (rows stay aligned when sliced).
         prompt_ids: ``(B*G, P)`` left-padded prompt tokens (each prompt repeated G times).
         prompt_mask: ``(B*G, P)`` attention mask of the prompts.
         completion_ids: ``(B*G, C)`` sampled tokens, padded after the first EOS.
@@ -68,11 +71,39 @@ class Rollouts:
         texts: decoded completions (special tokens removed).
     """
 
+    prompt_index: Tensor
     prompt_ids: Tensor
     prompt_mask: Tensor
     completion_ids: Tensor
     completion_mask: Tensor
     texts: list[str]
+
+    def __len__(self) -> int:
+        return self.completion_ids.shape[0]
+
+    def __getitem__(self, part: slice) -> Rollouts:
+        """The rollouts of rows ``part`` (a micro-batch); prompts are found through ``prompt_index``."""
+        return Rollouts(
+            prompt_index=self.prompt_index[part],
+            prompt_ids=self.prompt_ids[part],
+            prompt_mask=self.prompt_mask[part],
+            completion_ids=self.completion_ids[part],
+            completion_mask=self.completion_mask[part],
+            texts=self.texts[part],
+        )
+
+
+@dataclass
+class PromptBatch:
+    """Tokenised prompts of one step and, when cached, their encoder features.
+
+    Attributes:
+        inputs: the processor's tensors on the model's device (left-padded ``input_ids``, media inputs).
+        media: encoder features computed once for the step, or ``None`` (encoders run in every forward).
+    """
+
+    inputs: dict
+    media: MediaFeatures | None = None
 
 
 class GlobalSystem(nn.Module):
@@ -91,6 +122,9 @@ class GlobalSystem(nn.Module):
         pixels: per-frame pixel budget of the S1 frames.
         fps: frame rate the S1 clip is presented at (the paper samples at 2 fps).
         prompts: builds the S1 instruction for a sample.
+        cache_encoders: run the (frozen) vision and audio encoders once per prompt per step and reuse their
+            features for sampling, old / reference log-probs and every update (exact: the embeddings are
+            identical). Ignored when the encoders are trained.
     """
 
     def __init__(
@@ -105,6 +139,7 @@ class GlobalSystem(nn.Module):
         pixels: PixelBudget | None = None,
         fps: float = 2.0,
         prompts: PromptBuilder | None = None,
+        cache_encoders: bool = True,
     ) -> None:
         super().__init__()
         from transformers import Qwen2_5OmniProcessor
@@ -112,6 +147,8 @@ class GlobalSystem(nn.Module):
         self.model_name_or_path = model_name_or_path
         self.pixels = pixels or PixelBudget()
         self.fps = fps
+        self.freeze_encoders = freeze_encoders
+        self.cache_encoders = cache_encoders and freeze_encoders
         self.prompts = prompts or PromptBuilder()
         self.model = load_thinker(
             model_name_or_path,
@@ -225,11 +262,31 @@ class GlobalSystem(nn.Module):
         outputs = self.model(**full, labels=labels, use_cache=False)
         return outputs.loss
 
-    # ------------------------------------------------------------------ sampling
+    # ------------------------------------------------------------------ sampling and scoring
+    def encode(self, samples: Sequence[VideoSample]) -> PromptBatch:
+        """Tokenise a batch of prompts and, with ``cache_encoders``, run the encoders once for the whole step."""
+        inputs = self._to_device(self.prompt_inputs(samples))
+        media = encode_media(self.model, inputs) if self.cache_encoders else None
+        return PromptBatch(inputs=inputs, media=media)
+
+    def _model_inputs(self, prompt: PromptBatch, input_ids: Tensor, attention_mask: Tensor, index: Tensor) -> dict:
+        """Forward kwargs for ``input_ids`` whose row ``r`` holds prompt ``index[r]`` (+ a completion)."""
+        if prompt.media is not None:
+            media = prompt.media.take(index)
+            return {
+                "input_ids": input_ids,
+                "inputs_embeds": media.embed(self.model, input_ids),
+                "attention_mask": attention_mask,
+                **media.layout,
+            }
+        inputs = take_media_inputs(prompt.inputs, index)
+        inputs.update(input_ids=input_ids, attention_mask=attention_mask)
+        return inputs
+
     @torch.no_grad()
     def generate(
         self,
-        samples: Sequence[VideoSample],
+        samples: Sequence[VideoSample] | PromptBatch,
         *,
         num_generations: int = 1,
         max_new_tokens: int = 256,
@@ -237,15 +294,18 @@ class GlobalSystem(nn.Module):
         top_p: float = 0.95,
         do_sample: bool = True,
     ) -> Rollouts:
-        """Sample ``num_generations`` completions per sample, forbidding placeholder tokens.
+        """Sample ``num_generations`` completions per prompt, forbidding placeholder tokens.
 
         Everything after the first end-of-turn token is masked out.
         """
-        inputs = self._to_device(self.prompt_inputs(samples))
+        prompt = samples if isinstance(samples, PromptBatch) else self.encode(samples)
+        ids, mask = prompt.inputs["input_ids"], prompt.inputs["attention_mask"]
+        index = torch.arange(ids.shape[0], device=ids.device)
+        kwargs = self._model_inputs(prompt, ids, mask, index)
         was_training = self.model.training
         self.model.eval()
         out = self.model.generate(
-            **inputs,
+            **kwargs,
             do_sample=do_sample,
             temperature=temperature if do_sample else None,
             top_p=top_p if do_sample else None,
@@ -258,19 +318,48 @@ class GlobalSystem(nn.Module):
         )
         if was_training:
             self.model.train()
-        prompt_len = inputs["input_ids"].shape[1]
-        completion_ids = out[:, prompt_len:]
+        completion_ids = out[:, ids.shape[1] :]
         completion_mask = completion_mask_after_eos(completion_ids, self.eos_token_ids)
         completion_ids = completion_ids.masked_fill(completion_mask == 0, self.tokenizer.pad_token_id)
         texts = self.tokenizer.batch_decode(completion_ids, skip_special_tokens=True)
-        repeat = num_generations
         return Rollouts(
-            prompt_ids=inputs["input_ids"].repeat_interleave(repeat, dim=0),
-            prompt_mask=inputs["attention_mask"].repeat_interleave(repeat, dim=0),
+            prompt_index=index.repeat_interleave(num_generations),
+            prompt_ids=ids.repeat_interleave(num_generations, dim=0),
+            prompt_mask=mask.repeat_interleave(num_generations, dim=0),
             completion_ids=completion_ids,
             completion_mask=completion_mask,
             texts=texts,
         )
+
+    def completion_logps(
+        self,
+        prompt: PromptBatch,
+        rollouts: Rollouts,
+        *,
+        temperature: float = 1.0,
+        model: nn.Module | None = None,
+    ) -> Tensor:
+        """``(B*G, C)`` log-probabilities of the sampled tokens at the sampling temperature.
+
+        ``model`` scores with other weights (a frozen reference copy); with LoRA, wrap the call in
+        :meth:`adapters_disabled` instead.
+        """
+        model = model if model is not None else self.model
+        ids = torch.cat([rollouts.prompt_ids, rollouts.completion_ids], dim=1)
+        mask = torch.cat([rollouts.prompt_mask, rollouts.completion_mask], dim=1)
+        kwargs = self._model_inputs(prompt, ids, mask, rollouts.prompt_index)
+        logits = model(**kwargs, use_cache=False).logits  # (N, P + C, V)
+        completion_len = rollouts.completion_ids.shape[1]
+        logits = logits[:, -completion_len - 1 : -1].float() / temperature  # position t predicts token t+1
+        return selective_log_softmax(logits, rollouts.completion_ids)
+
+    @contextmanager
+    def adapters_disabled(self) -> Iterator[None]:
+        """The base weights alone: the KL reference and the S2 grounder of a LoRA run."""
+        if not self.has_adapters:
+            raise RuntimeError("the policy has no LoRA adapters to disable")
+        with self.model.disable_adapter():
+            yield
 
 
 def completion_mask_after_eos(completion_ids: Tensor, eos_token_ids: Sequence[int]) -> Tensor:
@@ -282,3 +371,28 @@ def completion_mask_after_eos(completion_ids: Tensor, eos_token_ids: Sequence[in
     first = torch.where(is_eos.any(dim=1), is_eos.int().argmax(dim=1), no_eos)
     positions = torch.arange(length, device=completion_ids.device)[None, :]
     return (positions <= first[:, None]).long()
+
+
+def selective_log_softmax(logits: Tensor, index: Tensor) -> Tensor:
+    """``log_softmax(logits).gather(index)`` one row at a time, never holding ``(N, C, V)`` log-probs twice."""
+    rows = [row.gather(-1, idx[:, None]).squeeze(-1) - torch.logsumexp(row, dim=-1) for row, idx in zip(logits, index)]
+    return torch.stack(rows)
+
+
+def take_media_inputs(inputs: dict, index: Tensor) -> dict:
+    """Processor media inputs for rows that hold prompt ``index[r]`` (the uncached path).
+
+    Each prompt holds at most one image, one clip and one audio track (see :meth:`GlobalSystem.conversation`),
+    so flattened patches are split per prompt by their grids.
+    """
+    out = {}
+    for key, value in inputs.items():
+        if not isinstance(value, Tensor) or key in ("input_ids", "attention_mask"):
+            continue
+        if key in ("pixel_values", "pixel_values_videos"):
+            grid = inputs["image_grid_thw" if key == "pixel_values" else "video_grid_thw"]
+            chunks = torch.split(value, grid.prod(dim=1).tolist(), dim=0)
+            out[key] = torch.cat([chunks[i] for i in index.tolist()], dim=0)
+        else:
+            out[key] = value[index.to(value.device)]
+    return out

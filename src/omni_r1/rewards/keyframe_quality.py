@@ -40,7 +40,7 @@ def div_reward(
 ) -> float:
     """R_div of one completion, ``<= 0``: multi-frame segments and repeated frames are penalised."""
     extra_frames = sum(length - 1 for length in selection.segment_lengths if length > 1)
-    return -length_penalty * extra_frames - duplicate_penalty * selection.num_duplicates
+    return 0.0 - length_penalty * extra_frames - duplicate_penalty * selection.num_duplicates  # 0.0, not -0.0
 
 
 def saliency_reward(keyframes: Sequence[int], union_area: Tensor) -> float:

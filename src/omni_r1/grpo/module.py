@@ -1,0 +1,291 @@
+"""GRPO as a LightningModule: sample G answers per prompt, reward them, update on grouped advantages.
+
+Optimisation is manual. One ``training_step`` is one *generation batch*: its rollouts are scored once and then
+used for ``num_iterations`` (μ) optimizer steps, each accumulating gradients over micro-batches of
+``micro_batch_size`` completions. Because every micro-batch of the step is known before the first backward, the
+loss normalisation (tokens or sequences) is the exact total over micro-batches and ranks, not an average of
+per-micro-batch means, which is what Lightning's ``accumulate_grad_batches`` would give.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from torch import Tensor
+
+from omni_r1.data.types import VideoSample
+from omni_r1.grpo.advantages import SCALES, group_advantages, group_reward_stats
+from omni_r1.grpo.loss import LOSS_TYPES, policy_loss
+from omni_r1.grpo.reference import ReferencePolicy
+from omni_r1.models.global_system import GlobalSystem, PromptBatch, Rollouts
+from omni_r1.rewards.hierarchical import HierarchicalReward
+
+
+class GRPOModule(L.LightningModule):
+    """Group Relative Policy Optimisation of the Global system.
+
+    Args:
+        policy: the Global system being trained (LoRA / 4-bit / full, set in its own config).
+        reward: the hierarchical reward; its weights select the terms (a term whose inputs are not produced, e.g.
+            masks without a Detail system, must have weight 0).
+        optimizer: optimizer factory over the trainable parameters.
+        scheduler: learning-rate scheduler factory, stepped once per optimizer step.
+        num_generations: G, completions sampled per prompt (8 in the paper).
+        max_new_tokens: longest completion; longer ones are truncated (and count as clipped).
+        temperature: sampling temperature; log-probs are computed at the same temperature.
+        top_p: nucleus sampling threshold (0.95 in the paper).
+        beta: weight of the k3 KL penalty to the reference policy (0.04 in the paper; 0 skips the reference).
+        loss_type: aggregation of per-token losses: ``grpo`` (paper), ``bnpo``, ``dapo`` or ``dr_grpo``.
+        epsilon_low: lower PPO clip range (ratio ≥ 1 − ε_low).
+        epsilon_high: upper PPO clip range (ratio ≤ 1 + ε_high; DAPO's clip-higher uses a larger value).
+        num_iterations: μ, optimizer steps per generation batch (1 = the paper's on-policy update).
+        scale_rewards: advantage scaling: ``group`` (paper), ``batch`` or ``none`` (Dr. GRPO).
+        std_floor: optional lower bound on the std that divides advantages (off by default: the paper's formula).
+        micro_batch_size: completions per forward/backward pass (memory knob; does not change the update).
+        max_grad_norm: gradient-norm clipping (5 in the paper); ``None`` disables it.
+        log_completions_every_n_steps: write the completions table (prompt, completion, rewards, advantage) every N
+            steps to ``completions.jsonl`` in the log dir and to wandb when it is the logger; 0 disables it.
+    """
+
+    def __init__(
+        self,
+        policy: GlobalSystem,
+        reward: HierarchicalReward | None = None,
+        optimizer: OptimizerCallable = torch.optim.AdamW,
+        scheduler: LRSchedulerCallable | None = None,
+        num_generations: int = 8,
+        max_new_tokens: int = 256,
+        temperature: float = 1.0,
+        top_p: float = 0.95,
+        beta: float = 0.04,
+        loss_type: str = "grpo",
+        epsilon_low: float = 0.2,
+        epsilon_high: float = 0.2,
+        num_iterations: int = 1,
+        scale_rewards: str = "group",
+        std_floor: float | None = None,
+        micro_batch_size: int | None = None,
+        max_grad_norm: float | None = 5.0,
+        log_completions_every_n_steps: int = 0,
+    ) -> None:
+        super().__init__()
+        if loss_type not in LOSS_TYPES:
+            raise ValueError(f"loss_type must be one of {LOSS_TYPES}, got {loss_type!r}")
+        if scale_rewards not in SCALES:
+            raise ValueError(f"scale_rewards must be one of {SCALES}, got {scale_rewards!r}")
+        if num_generations < 2:
+            raise ValueError(
+                f"num_generations must be >= 2 (a group of one has no relative advantage), got {num_generations}"
+            )
+        if num_iterations < 1:
+            raise ValueError(f"num_iterations must be >= 1, got {num_iterations}")
+        self.save_hyperparameters(ignore=["policy", "reward", "optimizer", "scheduler"])
+        self.automatic_optimization = False
+        self.policy = policy
+        self.reward = reward if reward is not None else HierarchicalReward()
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.num_generations = num_generations
+        self.max_new_tokens = max_new_tokens
+        self.temperature = temperature
+        self.top_p = top_p
+        self.beta = beta
+        self.loss_type = loss_type
+        self.epsilon_low = epsilon_low
+        self.epsilon_high = epsilon_high
+        self.num_iterations = num_iterations
+        self.scale_rewards = scale_rewards
+        self.std_floor = std_floor
+        self.micro_batch_size = micro_batch_size
+        self.max_grad_norm = max_grad_norm
+        self.log_completions_every_n_steps = log_completions_every_n_steps
+        self.reference = ReferencePolicy(policy) if beta > 0 else None
+
+    # ------------------------------------------------------------------ rollouts and rewards
+    def score(self, batch: list[VideoSample], rollouts: Rollouts) -> tuple[Tensor, dict[str, Tensor]]:
+        """``(B*G,)`` rewards and per-term values, prompt by prompt (the detail system plugs in here)."""
+        G = self.num_generations
+        lengths = rollouts.completion_mask.sum(dim=1).cpu()
+        totals, terms = [], {}
+        for i, sample in enumerate(batch):
+            out = self.reward(rollouts.texts[i * G : (i + 1) * G], sample, num_tokens=lengths[i * G : (i + 1) * G])
+            totals.append(out.total)
+            for name, value in out.terms.items():
+                terms.setdefault(name, []).append(value)
+        return torch.cat(totals).to(self.device), {k: torch.cat(v) for k, v in terms.items()}
+
+    def _micro_batches(self, total: int) -> list[slice]:
+        size = self.micro_batch_size or total
+        return [slice(i, min(i + size, total)) for i in range(0, total, size)]
+
+    @torch.no_grad()
+    def _score_logps(self, prompt: PromptBatch, rollouts: Rollouts, reference: bool) -> Tensor:
+        chunks = []
+        for part in self._micro_batches(rollouts.completion_ids.shape[0]):
+            if reference:
+                chunks.append(self.reference.logps(prompt, rollouts[part], self.temperature))
+            else:
+                chunks.append(self.policy.completion_logps(prompt, rollouts[part], temperature=self.temperature))
+        return torch.cat(chunks)
+
+    def _global_count(self, mask: Tensor) -> Tensor:
+        """Total tokens (bnpo / dapo) or sequences (grpo / dr_grpo) of the generation batch over all ranks."""
+        local = mask.sum() if self.loss_type in ("bnpo", "dapo") else torch.tensor(float(mask.shape[0]))
+        local = local.float().to(self.device)
+        if self.trainer.world_size > 1:
+            local = self.trainer.strategy.reduce(local, reduce_op="sum")
+        return local
+
+    # ------------------------------------------------------------------ the step
+    def training_step(self, batch: list[VideoSample], batch_idx: int) -> Tensor:
+        G = self.num_generations
+        prompt = self.policy.encode(batch)
+        rollouts = self.policy.generate(
+            prompt,
+            num_generations=G,
+            max_new_tokens=self.max_new_tokens,
+            temperature=self.temperature,
+            top_p=self.top_p,
+        )
+        rewards, terms = self.score(batch, rollouts)
+        advantages = group_advantages(rewards, G, scale=self.scale_rewards, std_floor=self.std_floor)
+        mask = rollouts.completion_mask.float()
+        old_logps = self._score_logps(prompt, rollouts, reference=False) if self.num_iterations > 1 else None
+        ref_logps = self._score_logps(prompt, rollouts, reference=True) if self.beta > 0 else None
+        num_items = self._global_count(mask)
+        world = self.trainer.world_size
+
+        optimizer = self.optimizers()
+        scheduler = self.lr_schedulers()
+        step_metrics: dict[str, list[Tensor]] = {}
+        total_loss = torch.zeros((), device=self.device)
+        for _ in range(self.num_iterations):
+            optimizer.zero_grad()
+            for part in self._micro_batches(mask.shape[0]):
+                logps = self.policy.completion_logps(prompt, rollouts[part], temperature=self.temperature)
+                loss, metrics = policy_loss(
+                    logps,
+                    old_logps[part] if old_logps is not None else None,
+                    ref_logps[part] if ref_logps is not None else None,
+                    advantages[part],
+                    mask[part],
+                    loss_type=self.loss_type,
+                    epsilon_low=self.epsilon_low,
+                    epsilon_high=self.epsilon_high,
+                    beta=self.beta,
+                    max_completion_length=self.max_new_tokens,
+                    num_items_in_batch=num_items,
+                )
+                # DDP averages gradients over ranks; the loss is already normalised by the global count.
+                self.manual_backward(loss * world)
+                total_loss += loss.detach()
+                for name, value in metrics.items():
+                    step_metrics.setdefault(name, []).append(value * mask[part].sum())
+            if self.max_grad_norm is not None:
+                self.clip_gradients(optimizer, gradient_clip_val=self.max_grad_norm, gradient_clip_algorithm="norm")
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+
+        self._log_step(rewards, terms, advantages, rollouts, step_metrics, mask, total_loss / self.num_iterations)
+        if self.log_completions_every_n_steps and self.global_step % self.log_completions_every_n_steps == 0:
+            self._log_completions(batch, rollouts, rewards, terms, advantages)
+        return total_loss / self.num_iterations
+
+    # ------------------------------------------------------------------ logging
+    def _log_step(self, rewards, terms, advantages, rollouts, step_metrics, mask, loss) -> None:
+        G = self.num_generations
+        n = rewards.shape[0]
+        values = {
+            "train/loss": loss,
+            "train/reward": rewards.mean(),
+            "train/reward_std": rewards.std() if n > 1 else 0.0,
+        }
+        stats = group_reward_stats(rewards.detach().cpu(), G)
+        values["train/frac_reward_zero_std"] = stats["frac_reward_zero_std"]
+        for name, value in terms.items():
+            values[f"train/rewards/{name}/mean"] = value.float().mean()
+            values[f"train/rewards/{name}/std"] = value.float().std() if value.numel() > 1 else 0.0
+        tokens = mask.sum().clamp(min=1)
+        for name, parts in step_metrics.items():
+            values[f"train/{name}"] = torch.stack(parts).sum() / (tokens * self.num_iterations)
+        lengths = rollouts.completion_mask.sum(dim=1).float()
+        values["train/completions/mean_length"] = lengths.mean()
+        values["train/completions/min_length"] = lengths.min()
+        values["train/completions/max_length"] = lengths.max()
+        ended = (
+            (rollouts.completion_ids == torch.tensor(self.policy.eos_token_ids, device=lengths.device)[:, None, None])
+            .any(0)
+            .any(1)
+        )
+        values["train/completions/clipped_ratio"] = 1.0 - ended.float().mean()
+        values["train/advantage_abs_mean"] = advantages.abs().mean()
+        self.log_dict(
+            {k: torch.as_tensor(v, dtype=torch.float32) for k, v in values.items()}, prog_bar=False, batch_size=n // G
+        )
+        self.log("reward", rewards.mean(), prog_bar=True, logger=False, batch_size=n // G)
+
+    def _log_completions(self, batch, rollouts, rewards, terms, advantages) -> None:
+        G = self.num_generations
+        rows = []
+        for i, text in enumerate(rollouts.texts):
+            sample = batch[i // G]
+            row = {
+                "step": self.global_step,
+                "video": sample.video_id,
+                "prompt": sample.expression,
+                "completion": text,
+                "reward": float(rewards[i]),
+                "advantage": float(advantages[i]),
+            }
+            row.update({name: float(value[i]) for name, value in terms.items()})
+            rows.append(row)
+        log_dir = self.trainer.log_dir
+        if log_dir is not None and self.trainer.is_global_zero:
+            path = Path(log_dir) / "completions.jsonl"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("a") as f:
+                f.writelines(json.dumps(r) + "\n" for r in rows)
+        for logger in self.loggers:
+            if hasattr(logger, "log_table"):  # WandbLogger
+                columns = list(rows[0])
+                logger.log_table(key="completions", columns=columns, data=[[r[c] for c in columns] for r in rows])
+
+    # ------------------------------------------------------------------ optimisation
+    def configure_optimizers(self):
+        params = [p for p in self.policy.parameters() if p.requires_grad]
+        if not params:
+            raise ValueError("the policy has no trainable parameters (4-bit weights need `lora`)")
+        optimizer = self.optimizer_factory(params)
+        if self.scheduler_factory is None:
+            return optimizer
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer), "interval": "step"},
+        }
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        # The frozen reference equals the initial weights, rebuilt at construction: don't store it twice.
+        state = checkpoint.get("state_dict", {})
+        for key in [k for k in state if k.startswith("reference.")]:
+            del state[key]
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        state = checkpoint.setdefault("state_dict", {})
+        for key, value in self.state_dict().items():
+            if key.startswith("reference."):
+                state[key] = value
+
+    def on_fit_start(self) -> None:
+        if self.trainer.accumulate_grad_batches != 1:
+            raise ValueError(
+                "GRPOModule accumulates over micro-batches itself (exact token normalisation): set "
+                "trainer.accumulate_grad_batches to 1 and use model.micro_batch_size"
+            )
+        if not math.isclose(self.trainer.gradient_clip_val or 0.0, 0.0):
+            raise ValueError("set model.max_grad_norm instead of trainer.gradient_clip_val (manual optimisation)")
