@@ -6,6 +6,7 @@ setup:
 
 demo: setup
 	.venv/bin/python -m omni_r1.fit --config configs/demo.yaml
+	.venv/bin/python -m omni_r1.fit --config configs/demo_grpo.yaml
 
 test: setup
 	.venv/bin/python -m pytest -m "not slow" -q

@@ -13,6 +13,7 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from omni_r1.data.integrity import CheckLevel, Report, Requirement, check_requirements, found, valid_indices
 from omni_r1.data.io import read_audio, read_frames, read_mask_png
 from omni_r1.data.layout import DatasetFormatError, require_paths
 from omni_r1.data.synthetic import ensure_synthetic
@@ -65,22 +66,57 @@ class RefAVSDataset(Dataset[VideoSample]):
     Args:
         root: dataset root (holds ``metadata.csv``, ``media/``, ``gt_mask/``).
         split: value of the csv ``split`` column (``train``, ``val``, ``test_s``, ``test_u``, ``test_n``).
+        skip_invalid: drop the rows that need a missing or unreadable file (and log how many) instead of stopping.
+        check_level: how thoroughly files are checked on construction (``"exists"``, ``"open"``, ``"decode"``; see
+            :mod:`omni_r1.data.integrity`), or ``None`` to skip the check (the checker then calls :meth:`check`).
 
     Raises:
         DatasetLayoutError: a folder, frame, mask or wav a row needs is missing (all of them are listed).
+        DatasetFormatError: a file is unreadable (at the ``open`` / ``decode`` levels).
     """
 
-    def __init__(self, root: str | Path, split: str) -> None:
+    name = "RefAVS"
+    task = "avs"
+
+    def __init__(
+        self,
+        root: str | Path,
+        split: str,
+        *,
+        skip_invalid: bool = False,
+        check_level: CheckLevel | None = "exists",
+    ) -> None:
         self.root = Path(root)
         self.split = split
         self.rows = read_metadata(self.root, split)
         self.folders = [video_folder(self.root, row) for row in self.rows]
-        require_paths("RefAVS", self.root, (p for i in range(len(self.rows)) for p in self._required(i)), LAYOUT)
+        self.report: Report | None = None
+        if check_level is not None:
+            self.report = self.check(check_level)
+            kept = valid_indices(self.report, skip_invalid, LAYOUT)
+            self.rows, self.folders = [self.rows[i] for i in kept], [self.folders[i] for i in kept]
         for row in self.rows:
             if not row["fid"].lstrip("-").isdigit():
                 raise DatasetFormatError(
                     self.root / "metadata.csv", f"uid {row['uid']}: fid {row['fid']!r} is not an integer"
                 )
+
+    def check(self, level: CheckLevel, workers: int = 8) -> Report:
+        """Check every file the rows need at ``level``; never raises for a broken file (see :class:`Report`)."""
+        groups = [self._required(i) for i in range(len(self.rows))]
+        outcome, bad = check_requirements(groups, level, workers)
+        videos = set(self.folders)
+        masks = {(folder, row["fid"]) for folder, row in zip(self.folders, self.rows)}
+        media, gt_mask = self.root / "media", self.root / "gt_mask"
+        counts: dict[str, int | str] = {
+            "rows (expressions)": len(self.rows),
+            "videos": len(videos),
+            "frames": found(outcome, "image", media, len(videos) * NUM_FRAMES),
+            "audio files": found(outcome, "audio", media, len(videos)),
+            "masks": found(outcome, "image", gt_mask, len(masks) * NUM_FRAMES),
+        }
+        problems = [p for p in outcome.values() if p is not None]
+        return Report(self.name, self.split, self.root, len(self.rows), counts, problems, bad)
 
     def _frame_paths(self, index: int) -> list[Path]:
         return [self.root / "media" / self.folders[index] / "frames" / f"{t}.jpg" for t in range(NUM_FRAMES)]
@@ -92,11 +128,17 @@ class RefAVSDataset(Dataset[VideoSample]):
     def _audio_path(self, index: int) -> Path:
         return self.root / "media" / self.folders[index] / "audio.wav"
 
-    def _required(self, index: int) -> list[Path]:
+    def _required(self, index: int) -> list[Requirement]:
         """Files of a row, or just its folder when the folder itself is missing (one line instead of ten)."""
         media, masks = self._audio_path(index).parent, self._mask_paths(index)
-        required = [*self._frame_paths(index), self._audio_path(index)] if media.is_dir() else [media]
-        return required + (masks if masks[0].parent.is_dir() else [masks[0].parent])
+        if media.is_dir():
+            required = [Requirement(p, "image") for p in self._frame_paths(index)]
+            required.append(Requirement(self._audio_path(index), "audio"))
+        else:
+            required = [Requirement(media, "dir")]
+        if masks[0].parent.is_dir():
+            return required + [Requirement(p, "image") for p in masks]
+        return required + [Requirement(masks[0].parent, "dir")]
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -140,6 +182,9 @@ class RefAVSDataModule(L.LightningDataModule):
         num_workers: dataloader worker processes.
         synthetic: write a small synthetic root at ``root`` in ``prepare_data`` when it has no data (demo path).
         seed: seed of the synthetic data and of the training shuffle order.
+        skip_invalid: skip rows whose files are missing or unreadable (logging how many) instead of stopping.
+        check_level: file check run in ``setup()``: ``"exists"``, ``"open"`` (headers and end markers) or
+            ``"decode"`` (full decode; slow on the full dataset). The checker CLI runs the same checks.
     """
 
     def __init__(
@@ -152,6 +197,8 @@ class RefAVSDataModule(L.LightningDataModule):
         num_workers: int = 0,
         synthetic: bool = False,
         seed: int = 0,
+        skip_invalid: bool = False,
+        check_level: CheckLevel = "open",
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -161,6 +208,7 @@ class RefAVSDataModule(L.LightningDataModule):
         self.num_workers = num_workers
         self.synthetic = synthetic
         self.seed = seed
+        self.checks = {"skip_invalid": skip_invalid, "check_level": check_level}
         self.datasets: dict[str, RefAVSDataset] = {}
 
     def prepare_data(self) -> None:
@@ -170,11 +218,11 @@ class RefAVSDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         for part in _STAGE_PARTS.get(stage or "", ("train", "val", "test")):
             if part not in self.datasets:
-                self.datasets[part] = RefAVSDataset(self.root, self.splits[part])
+                self.datasets[part] = RefAVSDataset(self.root, self.splits[part], **self.checks)
 
     def _loader(self, part: str, shuffle: bool) -> DataLoader:
         if part not in self.datasets:
-            self.datasets[part] = RefAVSDataset(self.root, self.splits[part])
+            self.datasets[part] = RefAVSDataset(self.root, self.splits[part], **self.checks)
         return DataLoader(
             self.datasets[part],
             batch_size=self.batch_size,

@@ -18,6 +18,17 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from omni_r1.data.integrity import (
+    CheckLevel,
+    Problem,
+    Report,
+    Requirement,
+    check_requirements,
+    found,
+    image_size,
+    rle_problem,
+    valid_indices,
+)
 from omni_r1.data.io import decode_rle, read_frames
 from omni_r1.data.layout import DatasetFormatError, require_paths
 from omni_r1.data.sampling import sample_s1_indices
@@ -41,16 +52,17 @@ def _load_json(path: Path) -> Any:
         raise DatasetFormatError(path, f"not valid JSON ({err})") from err
 
 
-def load_meta(root: str | Path, split: str) -> dict[str, dict[str, Any]]:
-    """The ``videos`` mapping of ``meta_expressions_<split>_.json``, with its schema checked.
+def check_meta_videos(path: Path, content: Any, *, require_annos: bool = True) -> dict[str, dict[str, Any]]:
+    """The ``videos`` mapping of a meta-expressions file, with its schema checked.
+
+    Args:
+        path: the file (for messages).
+        content: its parsed JSON.
+        require_annos: every expression must carry ``anno_id`` (MeViS ``valid`` withholds it).
 
     Raises:
-        DatasetLayoutError: the root or the file is missing.
         DatasetFormatError: a required key is missing or has the wrong type.
     """
-    path = Path(root) / f"meta_expressions_{split}_.json"
-    require_paths("ReVOS", root, [path], LAYOUT)
-    content = _load_json(path)
     videos = content.get("videos") if isinstance(content, dict) else None
     if not isinstance(videos, dict):
         raise DatasetFormatError(path, 'expected a top-level object {"videos": {<video>: {...}}}')
@@ -60,11 +72,12 @@ def load_meta(root: str | Path, split: str) -> dict[str, dict[str, Any]]:
         if not isinstance(info.get("expressions"), dict):
             raise DatasetFormatError(f"{path}[{vid}]", "expected an 'expressions' object")
         for exp_id, exp in info["expressions"].items():
+            annos = exp.get("anno_id", None if require_annos else []) if isinstance(exp, dict) else None
             if (
                 not isinstance(exp, dict)
                 or not isinstance(exp.get("exp"), str)
-                or not isinstance(exp.get("anno_id"), list)
-                or not all(isinstance(a, int) for a in exp["anno_id"])
+                or not isinstance(annos, list)
+                or not all(isinstance(a, int) for a in annos)
             ):
                 raise DatasetFormatError(
                     f"{path}[{vid}][{exp_id}]", "expected keys 'exp' (str) and 'anno_id' (list of int)"
@@ -72,10 +85,24 @@ def load_meta(root: str | Path, split: str) -> dict[str, dict[str, Any]]:
     return videos
 
 
-def load_mask_dict(root: str | Path) -> dict[str, list[dict[str, Any] | None]]:
+def load_meta(root: str | Path, split: str) -> dict[str, dict[str, Any]]:
+    """The ``videos`` mapping of ``meta_expressions_<split>_.json``, with its schema checked.
+
+    Raises:
+        DatasetLayoutError: the root or the file is missing.
+        DatasetFormatError: a required key is missing or has the wrong type.
+    """
+    path = Path(root) / f"meta_expressions_{split}_.json"
+    require_paths("ReVOS", root, [path], LAYOUT)
+    return check_meta_videos(path, _load_json(path))
+
+
+def load_mask_dict(
+    root: str | Path, *, dataset: str = "ReVOS", layout: str = LAYOUT
+) -> dict[str, list[dict[str, Any] | None]]:
     """``mask_dict.json``: per annotation id, one COCO RLE (or null) per frame."""
     path = Path(root) / "mask_dict.json"
-    require_paths("ReVOS", root, [path], LAYOUT)
+    require_paths(dataset, root, [path], layout)
     masks = _load_json(path)
     if not isinstance(masks, dict):
         raise DatasetFormatError(path, 'expected an object {"<anno_id>": [RLE or null per frame]}')
@@ -109,11 +136,25 @@ class ReVOSDataset(Dataset[VideoSample]):
         type_ids: keep only expressions with these ``type_id`` (0 referring, 1 reasoning); ``None`` keeps all.
             Files without ``type_id`` count as referring.
         mask_dict: an already loaded ``mask_dict.json`` (the DataModule shares one between splits; it is large).
+        max_objects: keep only expressions with at most this many target objects (the paper trains on up to 3);
+            ``None`` keeps all.
+        per_video: one prompt per video instead of per expression; each access draws one of the video's
+            expressions from ``(seed, epoch, index)`` (the paper's "each item draws one expression").
+        skip_invalid: drop the prompts that need a missing or unreadable file (and log how many) instead of stopping.
+        check_level: how thoroughly files are checked on construction (``"exists"``, ``"open"``, ``"decode"``; see
+            :mod:`omni_r1.data.integrity`), or ``None`` to skip the check (the checker then calls :meth:`check`).
+            Mask lists always need one entry per frame; RLE sizes are checked from ``"open"`` on.
 
     Raises:
         DatasetLayoutError: a video folder or frame file is missing (all of them are listed).
         DatasetFormatError: a meta file is malformed, or an ``anno_id`` has no (or a wrong-length) mask entry.
     """
+
+    name = "ReVOS"
+    dataset_name = "revos"
+    task = "vos"
+    splits: tuple[str, ...] = SPLITS
+    layout = LAYOUT
 
     def __init__(
         self,
@@ -126,51 +167,140 @@ class ReVOSDataset(Dataset[VideoSample]):
         *,
         type_ids: list[int] | None = None,
         mask_dict: dict[str, list[dict[str, Any] | None]] | None = None,
+        max_objects: int | None = None,
+        per_video: bool = False,
+        skip_invalid: bool = False,
+        check_level: CheckLevel | None = "exists",
     ) -> None:
-        if split not in SPLITS:
-            raise ValueError(f"ReVOS split must be one of {SPLITS}, got {split!r}")
+        if split not in self.splits:
+            raise ValueError(f"{self.name} split must be one of {self.splits}, got {split!r}")
         self.root = Path(root)
         self.split, self.train, self.seed, self.epoch = split, train, seed, 0
         self.min_frames, self.max_frames = min_frames, max_frames
-        require_paths("ReVOS", self.root, _index_files(self.root, split), LAYOUT)
-        self.videos = load_meta(self.root, split)
-        self.mask_dict = load_mask_dict(self.root) if mask_dict is None else mask_dict
+        self.videos, self.mask_dict = self._load(mask_dict)
         self.items = [
-            _Item(vid, exp_id, exp["exp"], tuple(int(a) for a in exp["anno_id"]), int(exp.get("type_id", 0)))
+            _Item(vid, exp_id, exp["exp"], tuple(int(a) for a in exp.get("anno_id", [])), int(exp.get("type_id", 0)))
             for vid, info in sorted(self.videos.items())
             for exp_id, exp in info["expressions"].items()
         ]
         if type_ids is not None:
             self.items = [item for item in self.items if item.type_id in type_ids]
+        if max_objects is not None:
+            self.items = [item for item in self.items if len(item.anno_ids) <= max_objects]
         if not self.items:
             raise DatasetFormatError(
-                self.root / f"meta_expressions_{split}_.json", f"no expressions (type_ids={type_ids})"
+                self._meta_path(), f"no expressions (type_ids={type_ids}, max_objects={max_objects})"
             )
-        self._check()
+        self.report: Report | None = None
+        if check_level is not None:
+            self.report = self.check(check_level)
+            self.items = [self.items[i] for i in valid_indices(self.report, skip_invalid, self.layout)]
+        self.groups = self._group(per_video)
+
+    # ------------------------------------------------------------------ layout hooks (MeViS overrides them)
+    def _meta_path(self) -> Path:
+        return self.root / f"meta_expressions_{self.split}_.json"
+
+    def _mask_path(self) -> Path:
+        return self.root / "mask_dict.json"
+
+    def _load(
+        self, mask_dict: dict[str, list[dict[str, Any] | None]] | None
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any] | None]]]:
+        """The split's ``videos`` mapping and the mask dictionary."""
+        require_paths("ReVOS", self.root, _index_files(self.root, self.split), LAYOUT)
+        return load_meta(self.root, self.split), load_mask_dict(self.root) if mask_dict is None else mask_dict
 
     def _frame_dir(self, vid: str) -> Path:
         return self.root / "JPEGImages" / vid
 
-    def _check(self) -> None:
-        """Fail before training on any missing frame or mask entry rather than mid-epoch."""
-        required: list[Path] = []
+    # ------------------------------------------------------------------ checks
+    def _group(self, per_video: bool) -> list[list[int]]:
+        """Item indices behind each dataset index: one each, or all of a video's expressions."""
+        if not per_video:
+            return [[i] for i in range(len(self.items))]
+        by_video: dict[str, list[int]] = {}
+        for i, item in enumerate(self.items):
+            by_video.setdefault(item.video, []).append(i)
+        return list(by_video.values())
+
+    def check(self, level: CheckLevel, workers: int = 8) -> Report:
+        """Check frames, mask lists and (from ``"open"`` on) RLEs at ``level``; never raises for a broken entry."""
+        frames_of: dict[str, list[Requirement]] = {}
         for vid in sorted({item.video for item in self.items}):
             folder = self._frame_dir(vid)
-            required += [folder / f"{stem}.jpg" for stem in self.videos[vid]["frames"]] if folder.is_dir() else [folder]
-        require_paths("ReVOS", self.root, required, LAYOUT)
-        bad = [
-            (item, a)
-            for item in self.items
-            for a in item.anno_ids
-            if len(self.mask_dict.get(str(a)) or []) != len(self.videos[item.video]["frames"])
-        ]
-        if bad:
-            (item, anno), count = bad[0], len({a for _, a in bad})
-            raise DatasetFormatError(
-                self.root / "mask_dict.json",
-                f"{count} anno_id(s) lack a mask list with one entry per frame, e.g. anno_id {anno} of video "
-                f"{item.video} expression {item.exp_id} (expected {len(self.videos[item.video]['frames'])} entries)",
+            stems = self.videos[vid]["frames"]
+            frames_of[vid] = (
+                [Requirement(folder / f"{stem}.jpg", "image") for stem in stems]
+                if folder.is_dir()
+                else [Requirement(folder, "dir")]
             )
+        outcome, bad = check_requirements([frames_of[item.video] for item in self.items], level, workers)
+        problems = [p for p in outcome.values() if p is not None]
+        mask_problems, broken_annos, entries = self._check_masks(frames_of, outcome, level)
+        problems += mask_problems
+        bad |= {i for i, item in enumerate(self.items) if broken_annos.intersection(item.anno_ids)}
+        types = sorted({item.type_id for item in self.items})
+        type_names = {0: "referring", 1: "reasoning"}
+        counts: dict[str, int | str] = {"videos": len(frames_of), "expressions": len(self.items)}
+        counts.update(
+            {
+                f"  type {t} ({type_names.get(t, 'other')})": sum(item.type_id == t for item in self.items)
+                for t in types
+                if len(types) > 1 or t != 0
+            }
+        )
+        num_frames = sum(len(self.videos[vid]["frames"]) for vid in frames_of)
+        counts["frames"] = found(outcome, "image", self.root, num_frames)
+        counts["objects (anno_id)"] = len({a for item in self.items for a in item.anno_ids})
+        counts["masks (non-null RLE)"] = entries
+        return Report(self.name, self.split, self.root, len(self.items), counts, problems, bad)
+
+    def _check_masks(
+        self, frames_of: dict[str, list[Requirement]], outcome: dict[Requirement, Problem | None], level: CheckLevel
+    ) -> tuple[list[Problem], set[int], int]:
+        """Problems of the mask lists, the anno ids they break, and the count of non-null RLE entries."""
+        problems: list[Problem] = []
+        broken: set[int] = set()
+        entries = 0
+        seen: set[int] = set()
+        mask_file = self._mask_path()
+        sizes: dict[str, tuple[int, int] | None] = {}
+        for item in self.items:
+            expected = len(self.videos[item.video]["frames"])
+            if level != "exists" and item.video not in sizes:
+                sizes[item.video] = self._frame_size(frames_of[item.video], outcome)
+            size = sizes.get(item.video)
+            for anno in item.anno_ids:
+                if anno in seen:
+                    continue
+                seen.add(anno)
+                rles = self.mask_dict.get(str(anno))
+                where = f"{mask_file}[{anno}]"
+                if not isinstance(rles, list) or len(rles) != expected:
+                    have = f"has {len(rles)} mask entries" if isinstance(rles, list) else "has no mask list"
+                    detail = (
+                        f"anno_id {anno} of video {item.video} expression {item.exp_id} {have}, "
+                        f"expected {expected} entries (one per frame)"
+                    )
+                    problems.append(Problem("invalid", where, detail))
+                    broken.add(anno)
+                    continue
+                entries += sum(rle is not None for rle in rles)
+                if size is None:
+                    continue
+                for t, rle in enumerate(rles):
+                    detail = rle_problem(rle, *size, level)
+                    if detail:
+                        problems.append(Problem("invalid", f"{where}[{t}]", detail))
+                        broken.add(anno)
+        return problems, broken, entries
+
+    @staticmethod
+    def _frame_size(frames: list[Requirement], outcome: dict[Requirement, Problem | None]) -> tuple[int, int] | None:
+        """``(height, width)`` of a video from its first readable frame's header (the masks must match it)."""
+        readable = next((r for r in frames if r.kind == "image" and outcome[r] is None), None)
+        return image_size(readable.path) if readable is not None else None
 
     def set_epoch(self, epoch: int) -> None:
         """Draw new training clips for a new epoch (like ``DistributedSampler.set_epoch``).
@@ -184,10 +314,17 @@ class ReVOSDataset(Dataset[VideoSample]):
         return torch.Generator().manual_seed(int(state))
 
     def __len__(self) -> int:
-        return len(self.items)
+        return len(self.groups)
+
+    def _item(self, index: int) -> _Item:
+        group = self.groups[index]
+        if len(group) == 1:
+            return self.items[group[0]]
+        state = np.random.SeedSequence([self.seed, self.epoch, index, 1]).generate_state(1)[0]
+        return self.items[group[int(state) % len(group)]]
 
     def __getitem__(self, index: int) -> VideoSample:
-        item = self.items[index]
+        item = self._item(index)
         stems = self.videos[item.video]["frames"]
         clip = sample_s1_indices(
             len(stems),
@@ -207,8 +344,8 @@ class ReVOSDataset(Dataset[VideoSample]):
             for t, i in enumerate(kept):
                 masks[o, t] = decode_rle(rles[i], height, width, source=f"mask_dict.json[{anno}][{i}]")
         return VideoSample(
-            dataset="revos",
-            task="vos",
+            dataset=self.dataset_name,
+            task=self.task,
             video_id=item.video,
             exp_id=item.exp_id,
             expression=item.expression,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import lightning as L
@@ -24,6 +25,28 @@ from omni_r1.grpo.loss import LOSS_TYPES, policy_loss
 from omni_r1.grpo.reference import ReferencePolicy
 from omni_r1.models.global_system import GlobalSystem, PromptBatch, Rollouts
 from omni_r1.rewards.hierarchical import HierarchicalReward
+
+
+@dataclass
+class Experience:
+    """One generation batch, scored: what the μ updates consume.
+
+    Attributes:
+        prompt: tokenised prompts and cached encoder features.
+        rollouts: the B·G completions, prompt by prompt.
+        rewards: ``(B*G,)`` total rewards; ``terms`` holds each reward term on its own.
+        advantages: ``(B*G,)`` grouped advantages.
+        old_logps: ``(B*G, C)`` log-probs at sampling time (μ > 1), else ``None`` (on-policy).
+        ref_logps: ``(B*G, C)`` reference log-probs (β > 0), else ``None``.
+    """
+
+    prompt: PromptBatch
+    rollouts: Rollouts
+    rewards: Tensor
+    terms: dict[str, Tensor]
+    advantages: Tensor
+    old_logps: Tensor | None = None
+    ref_logps: Tensor | None = None
 
 
 class GRPOModule(L.LightningModule):
@@ -142,7 +165,8 @@ class GRPOModule(L.LightningModule):
         return local
 
     # ------------------------------------------------------------------ the step
-    def training_step(self, batch: list[VideoSample], batch_idx: int) -> Tensor:
+    def make_experience(self, batch: list[VideoSample]) -> Experience:
+        """Sample G completions per prompt, score them and compute everything the updates need."""
         G = self.num_generations
         prompt = self.policy.encode(batch)
         rollouts = self.policy.generate(
@@ -154,25 +178,34 @@ class GRPOModule(L.LightningModule):
         )
         rewards, terms = self.score(batch, rollouts)
         advantages = group_advantages(rewards, G, scale=self.scale_rewards, std_floor=self.std_floor)
-        mask = rollouts.completion_mask.float()
-        old_logps = self._score_logps(prompt, rollouts, reference=False) if self.num_iterations > 1 else None
-        ref_logps = self._score_logps(prompt, rollouts, reference=True) if self.beta > 0 else None
+        return Experience(
+            prompt=prompt,
+            rollouts=rollouts,
+            rewards=rewards,
+            terms=terms,
+            advantages=advantages,
+            old_logps=self._score_logps(prompt, rollouts, reference=False) if self.num_iterations > 1 else None,
+            ref_logps=self._score_logps(prompt, rollouts, reference=True) if self.beta > 0 else None,
+        )
+
+    def update(self, exp: Experience) -> tuple[Tensor, dict[str, Tensor]]:
+        """μ optimizer steps on one experience batch; returns the mean loss and token-weighted loss metrics."""
+        mask = exp.rollouts.completion_mask.float()
         num_items = self._global_count(mask)
         world = self.trainer.world_size
-
         optimizer = self.optimizers()
         scheduler = self.lr_schedulers()
-        step_metrics: dict[str, list[Tensor]] = {}
+        sums: dict[str, Tensor] = {}
         total_loss = torch.zeros((), device=self.device)
         for _ in range(self.num_iterations):
             optimizer.zero_grad()
             for part in self._micro_batches(mask.shape[0]):
-                logps = self.policy.completion_logps(prompt, rollouts[part], temperature=self.temperature)
+                logps = self.policy.completion_logps(exp.prompt, exp.rollouts[part], temperature=self.temperature)
                 loss, metrics = policy_loss(
                     logps,
-                    old_logps[part] if old_logps is not None else None,
-                    ref_logps[part] if ref_logps is not None else None,
-                    advantages[part],
+                    exp.old_logps[part] if exp.old_logps is not None else None,
+                    exp.ref_logps[part] if exp.ref_logps is not None else None,
+                    exp.advantages[part],
                     mask[part],
                     loss_type=self.loss_type,
                     epsilon_low=self.epsilon_low,
@@ -185,21 +218,27 @@ class GRPOModule(L.LightningModule):
                 self.manual_backward(loss * world)
                 total_loss += loss.detach()
                 for name, value in metrics.items():
-                    step_metrics.setdefault(name, []).append(value * mask[part].sum())
+                    sums[name] = sums.get(name, 0.0) + value * mask[part].sum()
             if self.max_grad_norm is not None:
                 self.clip_gradients(optimizer, gradient_clip_val=self.max_grad_norm, gradient_clip_algorithm="norm")
             optimizer.step()
             if scheduler is not None:
                 scheduler.step()
+        tokens = mask.sum().clamp(min=1) * self.num_iterations
+        return total_loss / self.num_iterations, {name: value / tokens for name, value in sums.items()}
 
-        self._log_step(rewards, terms, advantages, rollouts, step_metrics, mask, total_loss / self.num_iterations)
+    def training_step(self, batch: list[VideoSample], batch_idx: int) -> Tensor:
+        exp = self.make_experience(batch)
+        loss, metrics = self.update(exp)
+        self._log_step(exp, metrics, loss)
         if self.log_completions_every_n_steps and self.global_step % self.log_completions_every_n_steps == 0:
-            self._log_completions(batch, rollouts, rewards, terms, advantages)
-        return total_loss / self.num_iterations
+            self._log_completions(batch, exp)
+        return loss
 
     # ------------------------------------------------------------------ logging
-    def _log_step(self, rewards, terms, advantages, rollouts, step_metrics, mask, loss) -> None:
+    def _log_step(self, exp: Experience, loss_metrics: dict[str, Tensor], loss: Tensor) -> None:
         G = self.num_generations
+        rewards, terms, advantages, rollouts = exp.rewards, exp.terms, exp.advantages, exp.rollouts
         n = rewards.shape[0]
         values = {
             "train/loss": loss,
@@ -211,9 +250,8 @@ class GRPOModule(L.LightningModule):
         for name, value in terms.items():
             values[f"train/rewards/{name}/mean"] = value.float().mean()
             values[f"train/rewards/{name}/std"] = value.float().std() if value.numel() > 1 else 0.0
-        tokens = mask.sum().clamp(min=1)
-        for name, parts in step_metrics.items():
-            values[f"train/{name}"] = torch.stack(parts).sum() / (tokens * self.num_iterations)
+        for name, value in loss_metrics.items():
+            values[f"train/{name}"] = value
         lengths = rollouts.completion_mask.sum(dim=1).float()
         values["train/completions/mean_length"] = lengths.mean()
         values["train/completions/min_length"] = lengths.min()
@@ -230,8 +268,9 @@ class GRPOModule(L.LightningModule):
         )
         self.log("reward", rewards.mean(), prog_bar=True, logger=False, batch_size=n // G)
 
-    def _log_completions(self, batch, rollouts, rewards, terms, advantages) -> None:
+    def _log_completions(self, batch: list[VideoSample], exp: Experience) -> None:
         G = self.num_generations
+        rollouts, rewards, terms, advantages = exp.rollouts, exp.rewards, exp.terms, exp.advantages
         rows = []
         for i, text in enumerate(rollouts.texts):
             sample = batch[i // G]

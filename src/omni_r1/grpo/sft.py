@@ -24,6 +24,8 @@ class SFTModule(L.LightningModule):
         optimizer: optimizer factory over the trainable parameters (LoRA adapters, or the language model).
         scheduler: optional learning-rate scheduler factory, stepped every optimizer step.
         max_keyframes: moments per reference answer (K0 = 4 in the paper).
+        export_dir: where to write the trained policy in Hugging Face format when training ends (the warm start
+            a GRPO config then names as ``model_name_or_path``); ``None`` skips the export.
     """
 
     def __init__(
@@ -32,6 +34,7 @@ class SFTModule(L.LightningModule):
         optimizer: OptimizerCallable = torch.optim.AdamW,
         scheduler: LRSchedulerCallable | None = None,
         max_keyframes: int = 4,
+        export_dir: str | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["policy", "optimizer", "scheduler"])
@@ -39,6 +42,7 @@ class SFTModule(L.LightningModule):
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.max_keyframes = max_keyframes
+        self.export_dir = export_dir
 
     def _loss(self, batch: list[VideoSample]) -> Tensor:
         responses = [reference_answer(s, self.max_keyframes) for s in batch]
@@ -53,6 +57,10 @@ class SFTModule(L.LightningModule):
         loss = self._loss(batch)
         self.log("val/loss", loss, prog_bar=True, batch_size=len(batch))
         return loss
+
+    def on_train_end(self) -> None:
+        if self.export_dir is not None and self.trainer.is_global_zero:
+            self.policy.save_pretrained(self.export_dir)
 
     def configure_optimizers(self):
         params = [p for p in self.policy.parameters() if p.requires_grad]

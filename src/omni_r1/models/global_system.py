@@ -179,6 +179,12 @@ class GlobalSystem(nn.Module):
         ids = {self.tokenizer.convert_tokens_to_ids("<|im_end|>"), self.tokenizer.eos_token_id}
         return sorted(i for i in ids if i is not None and i >= 0)
 
+    def save_pretrained(self, path: str) -> None:
+        """Write the policy in Hugging Face format (full weights, or the peft adapter when LoRA is used) plus the
+        processor, so ``model_name_or_path: <path>`` loads it back in a later run (e.g. SFT → GRPO)."""
+        self.model.save_pretrained(path)
+        self.processor.save_pretrained(path)
+
     # ------------------------------------------------------------------ inputs
     def conversation(self, sample: VideoSample) -> tuple[list[dict], Tensor | None, Tensor | None, Tensor | None]:
         """Chat turns and media of one sample: (messages, image, video, audio).

@@ -6,7 +6,9 @@ between a 7B run and the CPU demo.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -95,7 +97,9 @@ def load_thinker(
             bnb_4bit_use_double_quant=quantization.double_quant,
             llm_int8_skip_modules=list(quantization.skip_modules),
         )
-    model = Qwen2_5OmniThinkerForConditionalGeneration.from_pretrained(path, **kwargs)
+    adapter = _adapter_config(path)
+    base_path = resolve_pretrained(adapter["base_model_name_or_path"]) if adapter else path
+    model = Qwen2_5OmniThinkerForConditionalGeneration.from_pretrained(base_path, **kwargs)
 
     if freeze_encoders:
         freeze_modality_encoders(model)
@@ -108,7 +112,15 @@ def load_thinker(
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.config.use_cache = False
 
-    if lora is not None:
+    if adapter is not None:
+        # A saved adapter (e.g. the SFT warm start of a LoRA run): keep training it when `lora` is set,
+        # otherwise fold it into the base weights.
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, path, is_trainable=lora is not None)
+        if lora is None:
+            model = model.merge_and_unload()
+    elif lora is not None:
         from peft import LoraConfig as PeftLoraConfig
         from peft import get_peft_model
 
@@ -125,6 +137,12 @@ def load_thinker(
     if freeze_encoders:  # prepare_model_for_kbit_training unfreezes non-quantised params: freeze again
         freeze_modality_encoders(model)
     return model
+
+
+def _adapter_config(path: str) -> dict | None:
+    """The peft ``adapter_config.json`` of a local folder, or ``None`` for a full checkpoint / hub id."""
+    file = Path(path) / "adapter_config.json"
+    return json.loads(file.read_text()) if file.is_file() else None
 
 
 def encoder_modules(model: nn.Module) -> list[nn.Module]:
