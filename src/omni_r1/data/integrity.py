@@ -128,9 +128,13 @@ class Report:
             raise DatasetFormatError(first.where, f"{first.kind}: {first.detail}{extra}")
 
 
-def found(outcome: dict[Requirement, Problem | None], kind: FileKind, under: Path, expected: int) -> str:
-    """``"found / expected"``: how many ``kind`` requirements below ``under`` passed their check."""
-    ok = sum(1 for r, p in outcome.items() if p is None and r.kind == kind and r.path.is_relative_to(under))
+def found(outcome: dict[Requirement, Problem | None], kind: FileKind, under: Path | None, expected: int) -> str:
+    """``"found / expected"``: how many ``kind`` requirements (below ``under``, if given) passed their check."""
+    ok = sum(
+        1
+        for r, p in outcome.items()
+        if p is None and r.kind == kind and (under is None or r.path.is_relative_to(under))
+    )
     return f"{ok} / {expected}"
 
 

@@ -372,6 +372,14 @@ class ReVOSDataModule(L.LightningDataModule):
         synthetic: write a small synthetic root at ``root`` in ``prepare_data`` when it has no data (demo path).
         seed: seed of the synthetic data, the training clip draws and the shuffle order.
         type_ids: keep only these expression types (0 referring, 1 reasoning); ``None`` keeps both.
+        max_objects: training keeps only expressions with at most this many targets (paper: 3); ``None`` keeps all.
+            Evaluation always keeps every expression.
+        per_video: training items are videos, each access drawing one of its expressions (the paper counts its
+            2,600 VOS training items in videos); evaluation always iterates every expression.
+        skip_invalid: skip prompts whose frames or masks are missing or unreadable (logging how many) instead of
+            stopping.
+        check_level: file check run in ``setup()``: ``"exists"``, ``"open"`` (headers, end markers, RLE sizes) or
+            ``"decode"`` (full decode; slow on the full dataset). The checker CLI runs the same checks.
     """
 
     def __init__(
@@ -384,6 +392,10 @@ class ReVOSDataModule(L.LightningDataModule):
         synthetic: bool = False,
         seed: int = 0,
         type_ids: list[int] | None = None,
+        max_objects: int | None = None,
+        per_video: bool = False,
+        skip_invalid: bool = False,
+        check_level: CheckLevel = "open",
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -394,6 +406,8 @@ class ReVOSDataModule(L.LightningDataModule):
         self.synthetic = synthetic
         self.seed = seed
         self.type_ids = type_ids
+        self.train_options = {"max_objects": max_objects, "per_video": per_video}
+        self.checks = {"skip_invalid": skip_invalid, "check_level": check_level}
         self.datasets: dict[str, ReVOSDataset] = {}
         self._mask_dict: dict[str, list[dict[str, Any] | None]] | None = None
 
@@ -415,6 +429,8 @@ class ReVOSDataModule(L.LightningDataModule):
                 type_ids=self.type_ids,
                 mask_dict=self._mask_dict,
                 **self.frames,
+                **(self.train_options if train else {}),
+                **self.checks,
             )
         return self.datasets[part]
 

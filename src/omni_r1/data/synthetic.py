@@ -1,4 +1,5 @@
-"""Tiny datasets written in the official RefAVS and ReVOS layouts, for demos and tests without downloads.
+"""Tiny datasets written in the official layouts (RefAVS, ReVOS, MeViS, refCOCOg, AVHBench, VideoQA JSONL), for
+demos and tests without downloads.
 
 Videos show 2-3 coloured shapes (circle, square, triangle) bouncing over a plain background. Masks are drawn first
 and frames are painted from them, so the ground truth is exact whatever the JPEG compression does. RefAVS clips
@@ -15,6 +16,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import pickle
 import shutil
 import wave
 import zlib
@@ -365,6 +367,399 @@ def write_revos(
             "foreground_ratio": [float(m.mean()) for m in union],
         }
     (root / "mask_dict_foreground.json").write_text(json.dumps(foreground))
+    return root
+
+
+# ------------------------------------------------------------------------------------------------------ MeViS
+
+MEVIS_SPLITS = ("train", "valid_u", "valid")
+
+
+@dataclass
+class SyntheticMeViS:
+    """In-memory MeViS content.
+
+    Attributes:
+        meta: per split, the content of ``<split>/meta_expressions.json``.
+        videos: rendered clips by video id.
+        masks: per ``anno_id``, one ``(H, W)`` bool mask per frame, ``None`` where the object is absent. ``valid``
+            objects are here too, although that split's files withhold them (as the official release does).
+        split_of: the split each video belongs to.
+    """
+
+    meta: dict[str, dict[str, Any]]
+    videos: dict[str, SyntheticVideo]
+    masks: dict[int, list[np.ndarray | None]]
+    split_of: dict[str, str]
+
+
+def build_mevis(
+    *, num_videos: int = 3, num_frames: int = 12, height: int = 64, width: int = 96, seed: int = 0
+) -> SyntheticMeViS:
+    """Generate MeViS content: video ``i`` goes to split ``MEVIS_SPLITS[i % 3]``.
+
+    Same clips and expressions as :func:`build_revos` (motion expressions, some with two targets, one object absent
+    in part of each video), in MeViS's schema: no ``height`` / ``width`` / ``type_id``, a ``vid_id`` per video, and
+    ``valid`` expressions that carry only ``exp`` (the official ``valid`` split has no public annotations).
+    """
+    if num_videos < 3 or num_frames < 3:
+        raise ValueError(f"need num_videos >= 3 (one per split) and num_frames >= 3, got {num_videos}, {num_frames}")
+    data = SyntheticMeViS({split: {"videos": {}} for split in MEVIS_SPLITS}, {}, {}, {})
+    next_anno = 0
+    for i in range(num_videos):
+        vid = f"mevis_{i:03d}"
+        split = MEVIS_SPLITS[i % len(MEVIS_SPLITS)]
+        rng = _rng(seed, vid)
+        count = int(rng.integers(2, 4))
+        speeds = rng.permutation(np.array([0.5, 2.0, 4.5])[:count]) * min(height, width) / 64
+        video = _draw_video(vid, rng, num_frames, height, width, speeds=speeds, absent=True)
+        annos = list(range(next_anno, next_anno + count))
+        next_anno += count
+        for o, (anno, shape) in enumerate(zip(annos, video.shapes)):
+            first, last = shape.visible
+            data.masks[anno] = [video.masks[o, t] if first <= t < last else None for t in range(num_frames)]
+        expressions = []
+        for exp in _revos_expressions(video.shapes, annos, num_frames, rng):
+            expressions.append(
+                {"exp": exp["exp"]} if split == "valid" else {k: v for k, v in exp.items() if k != "type_id"}
+            )
+        data.videos[vid] = video
+        data.split_of[vid] = split
+        data.meta[split]["videos"][vid] = {
+            "expressions": {str(k): e for k, e in enumerate(expressions)},
+            "vid_id": i,
+            "frames": [f"{t:05d}" for t in range(num_frames)],
+        }
+    return data
+
+
+def write_mevis(
+    root: str | Path, *, num_videos: int = 3, num_frames: int = 12, height: int = 64, width: int = 96, seed: int = 0
+) -> Path:
+    """Write a MeViS root (``{train,valid_u,valid}/{JPEGImages/, meta_expressions.json, mask_dict.json}``, no
+    ``mask_dict.json`` in ``valid``); see :func:`build_mevis`. Returns ``root``."""
+    root = Path(root)
+    data = build_mevis(num_videos=num_videos, num_frames=num_frames, height=height, width=width, seed=seed)
+    for split in MEVIS_SPLITS:
+        (root / split / "JPEGImages").mkdir(parents=True, exist_ok=True)
+        (root / split / "meta_expressions.json").write_text(json.dumps(data.meta[split]))
+    for vid, video in data.videos.items():
+        frame_dir = root / data.split_of[vid] / "JPEGImages" / vid
+        frame_dir.mkdir(parents=True, exist_ok=True)
+        for t, frame in enumerate(video.frames):
+            Image.fromarray(frame).save(frame_dir / f"{t:05d}.jpg", quality=95)
+    for split in ("train", "valid_u"):
+        annos = {
+            a
+            for info in data.meta[split]["videos"].values()
+            for e in info["expressions"].values()
+            for a in e["anno_id"]
+        }
+        mask_dict = {str(a): [None if m is None else encode_rle(m) for m in data.masks[a]] for a in sorted(annos)}
+        (root / split / "mask_dict.json").write_text(json.dumps(mask_dict))
+    return root
+
+
+# --------------------------------------------------------------------------------------------------- refCOCOg
+
+REFCOCOG_SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class SyntheticRefCOCOg:
+    """In-memory refCOCOg content in the REFER layout.
+
+    Attributes:
+        instances: content of ``refcocog/instances.json`` (``images``, ``annotations``, ``categories``).
+        refs: content of ``refcocog/refs(umd).p``.
+        images: ``(H, W, 3)`` uint8 pictures by image id.
+        masks: ``(H, W)`` bool mask of each annotation id: what pycocotools rasterises from its segmentation.
+    """
+
+    instances: dict[str, Any]
+    refs: list[dict[str, Any]]
+    images: dict[int, np.ndarray]
+    masks: dict[int, np.ndarray]
+
+
+def _polygon(kind: str, cy: float, cx: float, r: float) -> list[float]:
+    """Vertices ``[x1, y1, x2, y2, ...]`` of a shape (a 16-gon stands in for the circle)."""
+    if kind == "square":
+        corners = [(-1, -1), (1, -1), (1, 1), (-1, 1)]
+        points = [(cx + 0.85 * r * dx, cy + 0.85 * r * dy) for dx, dy in corners]
+    elif kind == "triangle":
+        points = [(cx, cy - r), (cx + r, cy + r), (cx - r, cy + r)]
+    else:
+        points = [(cx + r * math.cos(2 * math.pi * k / 16), cy + r * math.sin(2 * math.pi * k / 16)) for k in range(16)]
+    return [round(float(v), 2) for point in points for v in point]
+
+
+def build_refcocog(*, num_images: int = 6, height: int = 64, width: int = 96, seed: int = 0) -> SyntheticRefCOCOg:
+    """Generate refCOCOg content: image ``i`` goes to split ``REFCOCOG_SPLITS[i % 3]``.
+
+    Each image holds 2-3 static shapes side by side (never overlapping), one referred expression per shape with two
+    sentences (colour and position). Squares and triangles are stored as polygons, circles as compressed RLE, so
+    both segmentation forms of COCO are exercised; masks are what pycocotools rasterises, and pictures are painted
+    from them, so the decoded ground truth is exact.
+    """
+    if num_images < 3:
+        raise ValueError(f"need num_images >= 3 (one per split), got {num_images}")
+    kinds = {kind: k + 1 for k, kind in enumerate(KINDS)}
+    data = SyntheticRefCOCOg(
+        {"info": {"description": "synthetic refCOCOg"}, "images": [], "annotations": [], "categories": []}, [], {}, {}
+    )
+    data.instances["categories"] = [{"id": i, "name": kind, "supercategory": "shape"} for kind, i in kinds.items()]
+    ann_id, sent_id = 100, 1000
+    for i in range(num_images):
+        image_id = 500 + i
+        rng = _rng(seed, f"refcocog_{image_id}")
+        count = int(rng.integers(2, 4))
+        cell = width / count
+        picture = np.full((height, width, 3), 235, dtype=np.uint8)
+        positions = ["left", "right"] if count == 2 else ["left", "middle", "right"]
+        for o, (kind, colour) in enumerate(zip(rng.permutation(KINDS)[:count], rng.permutation(list(COLOURS))[:count])):
+            radius = float(min(cell, height) / 2 - 3) * float(rng.uniform(0.7, 1.0))
+            cy = float(rng.uniform(radius + 1, height - 2 - radius))
+            polygon = _polygon(str(kind), cy, cell * (o + 0.5), radius)
+            rle = mask_utils.merge(mask_utils.frPyObjects([polygon], height, width))
+            mask = mask_utils.decode(rle).astype(bool)
+            picture[mask] = COLOURS[str(colour)]
+            segmentation: Any = encode_rle(mask) if kind == "circle" else [polygon]
+            box = [float(v) for v in mask_utils.toBbox(rle)]
+            data.masks[ann_id] = mask
+            data.instances["annotations"].append(
+                {
+                    "id": ann_id,
+                    "image_id": image_id,
+                    "category_id": kinds[str(kind)],
+                    "segmentation": segmentation,
+                    "area": float(mask.sum()),
+                    "bbox": box,
+                    "iscrowd": 0,
+                }
+            )
+            sentences = [f"the {colour} {kind}", f"the {kind} on the {positions[o]}"]
+            data.refs.append(
+                {
+                    "ref_id": ann_id - 100,
+                    "ann_id": ann_id,
+                    "image_id": image_id,
+                    "split": REFCOCOG_SPLITS[i % len(REFCOCOG_SPLITS)],
+                    "sentences": [
+                        {"tokens": s.split(), "raw": s.capitalize() + ".", "sent": s, "sent_id": sent_id + k}
+                        for k, s in enumerate(sentences)
+                    ],
+                    "file_name": f"COCO_train2014_{image_id:012d}_{ann_id}.jpg",
+                    "category_id": kinds[str(kind)],
+                    "sent_ids": [sent_id, sent_id + 1],
+                }
+            )
+            ann_id, sent_id = ann_id + 1, sent_id + 2
+        data.images[image_id] = picture
+        data.instances["images"].append(
+            {"id": image_id, "file_name": f"COCO_train2014_{image_id:012d}.jpg", "height": height, "width": width}
+        )
+    return data
+
+
+def write_refcocog(root: str | Path, *, num_images: int = 6, height: int = 64, width: int = 96, seed: int = 0) -> Path:
+    """Write a refCOCOg root in the REFER layout (``train2014/``, ``refcocog/instances.json``,
+    ``refcocog/refs(umd).p`` written with the stdlib pickle, protocol 2 like the original); see
+    :func:`build_refcocog`. Returns ``root``."""
+    root = Path(root)
+    data = build_refcocog(num_images=num_images, height=height, width=width, seed=seed)
+    (root / "train2014").mkdir(parents=True, exist_ok=True)
+    (root / "refcocog").mkdir(parents=True, exist_ok=True)
+    for info in data.instances["images"]:
+        Image.fromarray(data.images[info["id"]]).save(root / "train2014" / info["file_name"], quality=95)
+    (root / "refcocog" / "instances.json").write_text(json.dumps(data.instances))
+    with open(root / "refcocog" / "refs(umd).p", "wb") as handle:
+        pickle.dump(data.refs, handle, protocol=2)
+    return root
+
+
+# ------------------------------------------------------------------------------------------ AVHBench, VideoQA
+
+AVHBENCH_TASKS = (
+    "Audio-driven Video Hallucination",
+    "Video-driven Audio Hallucination",
+    "AV Matching",
+    "AV Captioning",
+)
+
+
+def _write_mp4(path: Path, frames: np.ndarray, fps: float, audio: np.ndarray | None) -> None:
+    """Encode ``(T, H, W, 3)`` frames (and an int16 16 kHz mono track) into an mp4 with torchcodec."""
+    import torch
+    from torchcodec.encoders import Encoder  # deferred: loading FFmpeg is slow and only the video writers need it
+
+    encoder = Encoder()
+    video = encoder.add_video(height=frames.shape[1], width=frames.shape[2], frame_rate=fps)
+    sound = encoder.add_audio(sample_rate=SAMPLE_RATE, num_channels=1) if audio is not None else None
+    with encoder.open_file(str(path)):
+        video.add_frames(torch.from_numpy(frames).permute(0, 3, 1, 2).contiguous())
+        if sound is not None and audio is not None:
+            sound.add_samples(torch.from_numpy(audio.astype(np.float32) / 32768)[None])
+
+
+@dataclass
+class SyntheticAVHBench:
+    """In-memory AVHBench content: ``qa`` records per json file stem, the clips, and each mp4's sounding colour."""
+
+    qa: dict[str, list[dict[str, str]]]
+    videos: dict[str, SyntheticVideo]
+    sounds: dict[str, str]
+
+
+def build_avhbench(
+    *, num_videos: int = 2, seconds: float = 2.0, fps: float = 4.0, height: int = 64, width: int = 96, seed: int = 0
+) -> SyntheticAVHBench:
+    """Generate AVHBench content in the published v0 schema (one json list of ``video_id, task, text, label`` per
+    video). Each video ``<id>`` has a real mp4 whose tone belongs to a visible shape and a ``<id>_swap`` mp4 whose
+    tone belongs to an absent colour; questions cover the four published tasks with yes and no answers."""
+    data = SyntheticAVHBench({}, {}, {})
+    num_frames = max(2, round(seconds * fps))
+    for i in range(num_videos):
+        vid = f"{i + 1:05d}"
+        rng = _rng(seed, f"avh_{vid}")
+        count = int(rng.integers(2, 4))
+        video = _draw_video(vid, rng, num_frames, height, width, speeds=[1.0] * count, absent=False)
+        shapes = video.shapes
+        sounding = shapes[int(rng.integers(count))]
+        silent = next(s for s in shapes if s is not sounding)
+        absent = next(c for c in COLOURS if c not in {s.colour for s in shapes})
+        data.videos[vid] = data.videos[f"{vid}_swap"] = video
+        data.sounds[vid], data.sounds[f"{vid}_swap"] = sounding.colour, absent
+
+        def record(video_id: str, task: str, text: str, label: str) -> dict[str, str]:
+            return {"video_id": video_id, "task": task, "text": text, "label": label}
+
+        a2v, v2a, match, caption = AVHBENCH_TASKS
+        data.qa[vid] = [
+            record(vid, a2v, f"Is the {sounding.name} visible in the video?", "Yes"),
+            record(vid, a2v, f"Is the {absent} {sounding.kind} visible in the video?", "No"),
+            record(vid, v2a, f"Is the {sounding.name} making sound in the audio?", "Yes"),
+            record(vid, v2a, f"Is the {silent.name} making sound in the audio?", "No"),
+            record(vid, match, "Are the contexts of audio and visual content matching?", "Yes"),
+            record(f"{vid}_swap", match, "Are the contexts of audio and visual content matching?", "No"),
+            record(vid, caption, "Describe what you see and hear in a single sentence.", f"A {sounding.name} hums."),
+        ]
+    return data
+
+
+def write_avhbench(
+    root: str | Path,
+    *,
+    num_videos: int = 2,
+    seconds: float = 2.0,
+    fps: float = 4.0,
+    height: int = 64,
+    width: int = 96,
+    seed: int = 0,
+) -> Path:
+    """Write an AVHBench root in the published v0 layout (``json/<video_id>.json``, ``video/<video_id>.mp4`` and
+    ``video/<video_id>_swap.mp4``, audio inside the mp4); see :func:`build_avhbench`. Returns ``root``."""
+    root = Path(root)
+    data = build_avhbench(num_videos=num_videos, seconds=seconds, fps=fps, height=height, width=width, seed=seed)
+    (root / "json").mkdir(parents=True, exist_ok=True)
+    (root / "video").mkdir(parents=True, exist_ok=True)
+    for stem, records in data.qa.items():
+        (root / "json" / f"{stem}.json").write_text(json.dumps(records, indent=2))
+    for video_id, video in data.videos.items():
+        tone = _tone(data.sounds[video_id], len(video.frames) / fps)
+        _write_mp4(root / "video" / f"{video_id}.mp4", video.frames, fps, tone)
+    return root
+
+
+@dataclass
+class SyntheticVideoQA:
+    """In-memory VideoQA content: the JSONL entries, and the pictures behind each media path."""
+
+    entries: list[dict[str, Any]]
+    videos: dict[str, SyntheticVideo]
+
+
+def build_videoqa(
+    *, num_videos: int = 2, seconds: float = 2.0, fps: float = 4.0, height: int = 64, width: int = 96, seed: int = 0
+) -> SyntheticVideoQA:
+    """Generate VideoQA entries of the three media forms of the format: an mp4 with its own audio track
+    (Video-MME style), an image plus a wav (OmniBench style) and a JPEG frame folder (MVBench style)."""
+    data = SyntheticVideoQA([], {})
+    num_frames = max(2, round(seconds * fps))
+    colours = list(COLOURS)
+    for i in range(num_videos):
+        vid = f"qa_{i:03d}"
+        rng = _rng(seed, vid)
+        count = int(rng.integers(2, 4))
+        video = _draw_video(vid, rng, num_frames, height, width, speeds=[1.0] * count, absent=False)
+        data.videos[vid] = video
+        sounding = video.shapes[int(rng.integers(count))]
+        absent = next(c for c in colours if c not in {s.colour for s in video.shapes})
+        options = [f"the {s.name}" for s in video.shapes] + [f"the {absent} circle"]
+        data.entries.append(
+            {
+                "id": f"{vid}_sound",
+                "video": f"videos/{vid}.mp4",
+                "audio": "video",
+                "question": "Which shape makes the sound you hear?",
+                "options": options,
+                "answer": "ABCD"[options.index(f"the {sounding.name}")],
+                "category": "audio-visual",
+            }
+        )
+        data.entries.append(
+            {
+                "id": f"{vid}_image",
+                "image": f"images/{vid}.jpg",
+                "audio": f"audio/{vid}.wav",
+                "question": f"What colour is the {video.shapes[0].kind} in the picture?",
+                "options": ["red", "green", "blue", "yellow", "purple"],
+                "answer": video.shapes[0].colour,
+                "category": "image-audio",
+            }
+        )
+        data.entries.append(
+            {
+                "id": f"{vid}_count",
+                "video": f"frames/{vid}",
+                "video_fps": fps,
+                "question": "How many shapes move in the video?",
+                "options": ["(A) 1", "(B) 2", "(C) 3", "(D) 4"],
+                "answer": count - 1,
+                "category": "counting",
+            }
+        )
+    return data
+
+
+def write_videoqa(
+    root: str | Path,
+    *,
+    num_videos: int = 2,
+    seconds: float = 2.0,
+    fps: float = 4.0,
+    height: int = 64,
+    width: int = 96,
+    seed: int = 0,
+    split: str = "test",
+) -> Path:
+    """Write a VideoQA root (``<split>.jsonl`` + ``videos/``, ``images/``, ``audio/``, ``frames/``); see
+    :func:`build_videoqa` and :mod:`omni_r1.data.videoqa` for the format. Returns ``root``."""
+    root = Path(root)
+    data = build_videoqa(num_videos=num_videos, seconds=seconds, fps=fps, height=height, width=width, seed=seed)
+    for folder in ("videos", "images", "audio", "frames"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    for vid, video in data.videos.items():
+        sounding = next(e for e in data.entries if e["id"] == f"{vid}_sound")["answer"]
+        colour = video.shapes["ABCD".index(sounding)].colour
+        _write_mp4(root / "videos" / f"{vid}.mp4", video.frames, fps, _tone(colour, len(video.frames) / fps))
+        Image.fromarray(video.frames[0]).save(root / "images" / f"{vid}.jpg", quality=95)
+        _write_wav(root / "audio" / f"{vid}.wav", _tone(video.shapes[0].colour, 1.0))
+        (root / "frames" / vid).mkdir(exist_ok=True)
+        for t, frame in enumerate(video.frames):
+            Image.fromarray(frame).save(root / "frames" / vid / f"{t:05d}.jpg", quality=95)
+    with open(root / f"{split}.jsonl", "w") as handle:
+        handle.writelines(json.dumps(entry) + "\n" for entry in data.entries)
     return root
 
 

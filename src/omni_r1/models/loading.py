@@ -33,7 +33,7 @@ class QuantizationConfig:
         quant_type: ``nf4`` (QLoRA's NormalFloat4) or ``fp4``.
         compute_dtype: dtype of the matmuls on dequantised weights.
         double_quant: also quantise the quantisation constants (saves ~0.4 bit per weight).
-        skip_modules: modules kept in full precision (encoders and the output head by default: they are small
+        skip_modules: module-name prefixes kept in full precision (encoders and the output head: they are small
             and the head's precision matters for log-probs).
     """
 
@@ -41,7 +41,9 @@ class QuantizationConfig:
     quant_type: str = "nf4"
     compute_dtype: str = "bfloat16"
     double_quant: bool = True
-    skip_modules: list[str] = field(default_factory=lambda: ["lm_head", "visual", "audio_tower"])
+    skip_modules: list[str] = field(
+        default_factory=lambda: ["lm_head", "model.visual", "model.audio_tower", "visual", "audio_tower"]
+    )
 
 
 @dataclass
@@ -108,6 +110,7 @@ def load_thinker(
         from peft import prepare_model_for_kbit_training
 
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=gradient_checkpointing)
+        keep_trainable_4bit_layout(model)
     elif gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.config.use_cache = False
@@ -137,6 +140,18 @@ def load_thinker(
     if freeze_encoders:  # prepare_model_for_kbit_training unfreezes non-quantised params: freeze again
         freeze_modality_encoders(model)
     return model
+
+
+def keep_trainable_4bit_layout(model: nn.Module) -> None:
+    """Stop bitsandbytes from repacking 4-bit weights for CPU inference.
+
+    On CPUs with AVX512-BF16, ``Linear4bit`` repacks its weight the first time it runs in eval mode without grad
+    (as during sampling); the repacked layout has no autograd path, so the next training forward fails. GRPO
+    alternates sampling and training, so the canonical layout is kept (GPUs are unaffected).
+    """
+    for module in model.modules():
+        if hasattr(module, "support_avx512bf16_for_cpu"):
+            module.support_avx512bf16_for_cpu = False
 
 
 def _adapter_config(path: str) -> dict | None:

@@ -1,0 +1,75 @@
+"""The part of a split-based DataModule that is the same for every dataset: stages, caching and loaders."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from omni_r1.data.types import collate_samples
+
+STAGE_PARTS: dict[str, tuple[str, ...]] = {
+    "fit": ("train", "val"),
+    "validate": ("val",),
+    "test": ("test",),
+    "predict": ("test",),
+}
+
+
+class SplitDataModule(L.LightningDataModule):
+    """Builds one dataset per part (``train``, ``val``, ``test``) on first use and serves list-collated loaders.
+
+    Subclasses implement :meth:`build`. Datasets are built (and their files checked) in ``setup()`` so that a broken
+    root fails before the first step; a loader asked for a part that ``setup()`` skipped builds it then.
+
+    Args:
+        batch_size: prompts per batch.
+        num_workers: dataloader worker processes.
+        seed: seed of the training shuffle order.
+    """
+
+    def __init__(self, batch_size: int = 1, num_workers: int = 0, seed: int = 0) -> None:
+        super().__init__()
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.seed = seed
+        self.datasets: dict[str, Dataset[Any]] = {}
+
+    def build(self, part: str) -> Dataset[Any]:
+        """The dataset of ``part`` (``"train"``, ``"val"`` or ``"test"``)."""
+        raise NotImplementedError
+
+    def dataset(self, part: str) -> Dataset[Any]:
+        """The dataset of ``part``, built once."""
+        if part not in self.datasets:
+            self.datasets[part] = self.build(part)
+        return self.datasets[part]
+
+    def setup(self, stage: str | None = None) -> None:
+        for part in STAGE_PARTS.get(stage or "", ("train", "val")):
+            self.dataset(part)
+
+    def loader(self, part: str, shuffle: bool) -> DataLoader:
+        """A loader over ``part`` yielding lists of records (prompts differ in shape and are never stacked)."""
+        return DataLoader(
+            self.dataset(part),
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            collate_fn=collate_samples,
+            generator=torch.Generator().manual_seed(self.seed) if shuffle else None,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self.loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self.loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self.loader("test", shuffle=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self.loader("test", shuffle=False)

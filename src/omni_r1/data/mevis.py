@@ -1,0 +1,140 @@
+"""MeViS in its official layout: one prompt per (video, expression), read like ReVOS.
+
+MeViS uses ReVOS's schema without ``height`` / ``width`` / ``type_id`` (frame sizes come from the JPEGs; every
+expression counts as referring), with one folder per split. The ``valid`` split is the online-evaluation split:
+its annotations are withheld, so its expressions carry no ``anno_id``, it has no ``mask_dict.json``, and its
+samples have empty ``masks`` (``(0, T, H, W)``); predictions on it can only be scored by the official server.
+``valid_u`` has masks and is the split the paper reports.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from omni_r1.data.datamodule import SplitDataModule
+from omni_r1.data.integrity import CheckLevel
+from omni_r1.data.layout import require_paths
+from omni_r1.data.revos import ReVOSDataset, _load_json, check_meta_videos, load_mask_dict
+
+SPLITS = ("train", "valid_u", "valid")
+UNANNOTATED = ("valid",)
+LAYOUT = """\
+<root>/
+├── train/
+│   ├── JPEGImages/<video>/<frame>.jpg
+│   ├── meta_expressions.json   {"videos": {<video>: {"frames": [<frame>, ...], "expressions":
+│   │                              {<id>: {"exp", "obj_id": [..], "anno_id": [..]}}}}}
+│   └── mask_dict.json          {"<anno_id>": [COCO RLE or null per frame]}
+├── valid_u/                    same as train
+└── valid/                      JPEGImages/ and meta_expressions.json only (annotations withheld)"""
+
+
+class MeViSDataset(ReVOSDataset):
+    """The (video, expression) prompts of one MeViS split; see :class:`~omni_r1.data.revos.ReVOSDataset` for the
+    sampling, checking and the remaining arguments.
+
+    Args:
+        root: dataset root (holding ``train/``, ``valid_u/``, ``valid/``).
+        split: ``"train"``, ``"valid_u"`` or ``"valid"`` (no masks: samples get empty ``masks``).
+    """
+
+    name = "MeViS"
+    dataset_name = "mevis"
+    splits = SPLITS
+    layout = LAYOUT
+
+    def __init__(
+        self,
+        root: str | Path,
+        split: str = "train",
+        train: bool = True,
+        min_frames: int = 16,
+        max_frames: int = 24,
+        seed: int = 0,
+        *,
+        mask_dict: dict[str, list[dict[str, Any] | None]] | None = None,
+        max_objects: int | None = None,
+        per_video: bool = False,
+        skip_invalid: bool = False,
+        check_level: CheckLevel | None = "exists",
+    ) -> None:
+        self.dataset_root = Path(root)
+        super().__init__(
+            self.dataset_root / split,
+            split,
+            train,
+            min_frames,
+            max_frames,
+            seed,
+            mask_dict=mask_dict,
+            max_objects=max_objects,
+            per_video=per_video,
+            skip_invalid=skip_invalid,
+            check_level=check_level,
+        )
+
+    def _meta_path(self) -> Path:
+        return self.root / "meta_expressions.json"
+
+    def _load(
+        self, mask_dict: dict[str, list[dict[str, Any] | None]] | None
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any] | None]]]:
+        annotated = self.split not in UNANNOTATED
+        files = [self._meta_path()] + ([self._mask_path()] if annotated and mask_dict is None else [])
+        require_paths(self.name, self.dataset_root, [self.root, *files], LAYOUT)
+        videos = check_meta_videos(self._meta_path(), _load_json(self._meta_path()), require_annos=annotated)
+        if not annotated:
+            return videos, {}
+        return videos, load_mask_dict(self.root, dataset=self.name, layout=LAYOUT) if mask_dict is None else mask_dict
+
+
+class MeViSDataModule(SplitDataModule):
+    """MeViS splits as lists of :class:`~omni_r1.data.types.VideoSample`.
+
+    Args:
+        root: dataset root in the official layout.
+        train_split: split used for fitting.
+        val_split: split used for validation (``valid_u``: the one with public masks).
+        test_split: split used for testing (``valid_u``; ``valid`` yields empty masks for server submission).
+        batch_size: prompts per batch.
+        num_workers: dataloader worker processes.
+        min_frames: lower bound of the training S1 clip length (paper: 8, released code: 16).
+        max_frames: upper bound of the training clip and the evaluation cap of S1 frames.
+        seed: seed of the training clip draws and the shuffle order.
+        max_objects: training keeps only expressions with at most this many targets (paper: 3); ``None`` keeps all.
+        per_video: training items are videos, each access drawing one of its expressions.
+        skip_invalid: skip prompts whose frames or masks are missing or unreadable (logging how many) instead of
+            stopping.
+        check_level: file check run in ``setup()`` (``"exists"``, ``"open"``, ``"decode"``); the checker CLI runs
+            the same checks.
+    """
+
+    def __init__(
+        self,
+        root: str,
+        train_split: str = "train",
+        val_split: str = "valid_u",
+        test_split: str = "valid_u",
+        batch_size: int = 1,
+        num_workers: int = 0,
+        min_frames: int = 16,
+        max_frames: int = 24,
+        seed: int = 0,
+        max_objects: int | None = None,
+        per_video: bool = False,
+        skip_invalid: bool = False,
+        check_level: CheckLevel = "open",
+    ) -> None:
+        super().__init__(batch_size, num_workers, seed)
+        self.save_hyperparameters()
+        self.root = Path(root)
+        self.splits = {"train": train_split, "val": val_split, "test": test_split}
+        self.options: dict[str, Any] = {"min_frames": min_frames, "max_frames": max_frames, "seed": seed}
+        self.train_options = {"max_objects": max_objects, "per_video": per_video}
+        self.checks = {"skip_invalid": skip_invalid, "check_level": check_level}
+
+    def build(self, part: str) -> MeViSDataset:
+        train = part == "train"
+        extra = self.train_options if train else {}
+        return MeViSDataset(self.root, self.splits[part], train=train, **self.options, **extra, **self.checks)

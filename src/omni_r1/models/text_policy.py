@@ -1,0 +1,259 @@
+"""A text-only policy with the Global system's interface, so the GRPO engine runs on any causal LM.
+
+``GRPOModule`` only needs a policy that encodes prompts, samples ``G`` completions per prompt, scores sampled
+tokens and (with LoRA) switches its adapters off for the reference. :class:`TextPolicy` provides exactly that for
+``AutoModelForCausalLM`` checkpoints (a local folder, a Hub id or ``tiny://qwen2``): it lets the engine be checked
+and timed on text against other GRPO implementations without the omni encoders in the way.
+
+Prompts are the user turn of a chat, rendered with the tokenizer's chat template. A record is a
+:class:`TextSample` (``prompt`` is the user turn) or a ``VideoSample`` (its ``expression`` is the user turn), so
+the same rewards, which receive the record, work on both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from omni_r1.data.types import VideoSample
+from omni_r1.models.global_system import (
+    PromptBatch,
+    Rollouts,
+    completion_mask_after_eos,
+    selective_log_softmax,
+)
+from omni_r1.models.hub import resolve_pretrained
+from omni_r1.models.loading import LoraConfig, torch_dtype
+
+
+@dataclass
+class TextSample:
+    """One text prompt and, optionally, what a reward compares completions with.
+
+    Args:
+        prompt: the user turn.
+        answer: a reference answer for rewards that need one (unused by the policy).
+        sample_id: a name for logs (the completions table shows it where video prompts show the video id).
+        task: task family, so rewards and batch samplers can tell text prompts apart.
+    """
+
+    prompt: str
+    answer: str | None = None
+    sample_id: str = ""
+    task: str = "text"
+
+    @property
+    def expression(self) -> str:
+        """The prompt, under the name ``VideoSample`` uses (completions tables read ``sample.expression``)."""
+        return self.prompt
+
+    @property
+    def video_id(self) -> str:
+        """The sample id, under the name ``VideoSample`` uses (completions tables read ``sample.video_id``)."""
+        return self.sample_id
+
+
+def prompt_text(sample: TextSample | VideoSample | str) -> str:
+    """The user turn of a record: ``TextSample.prompt``, ``VideoSample.expression`` or the string itself."""
+    if isinstance(sample, str):
+        return sample
+    if isinstance(sample, TextSample):
+        return sample.prompt
+    if isinstance(sample, VideoSample):
+        return sample.expression
+    raise TypeError(f"TextPolicy prompts must be TextSample, VideoSample or str, got {type(sample).__name__}")
+
+
+def left_padded_position_ids(attention_mask: Tensor) -> Tensor:
+    """``(N, L)`` positions counted from each row's first real token, as ``generate`` assigns them.
+
+    A plain forward numbers every column from 0, so a left-padded row would be scored at other positions than it
+    was sampled at, and its log-probs would differ from the sampling distribution.
+    """
+    return (attention_mask.long().cumsum(dim=-1) - 1).clamp_min(0)
+
+
+class TextPolicy(nn.Module):
+    """Causal-LM policy for ``GRPOModule``: chat-template prompts, grouped sampling, completion log-probs.
+
+    Args:
+        model_name_or_path: local folder, Hub id, or ``tiny://qwen2`` (the tiny text-only Qwen2 built offline).
+        dtype: weight dtype (``float32``, ``bfloat16``, ``float16``).
+        lora: LoRA adapters (peft); the KL reference is then the same weights with adapters disabled.
+        gradient_checkpointing: recompute activations in the backward pass (memory for time).
+        attn_implementation: ``sdpa``, ``eager`` or ``flash_attention_2``.
+        system_prompt: a system turn put before every prompt, or ``None`` for the template's default.
+        forbid_special_tokens: never sample special tokens other than the stop tokens (a young policy that emits
+            ``<|im_start|>`` writes a fake new turn); off, sampling is the model's unconstrained distribution.
+    """
+
+    def __init__(
+        self,
+        model_name_or_path: str = "tiny://qwen2",
+        dtype: str = "float32",
+        lora: LoraConfig | None = None,
+        gradient_checkpointing: bool = False,
+        attn_implementation: str = "sdpa",
+        system_prompt: str | None = None,
+        forbid_special_tokens: bool = True,
+    ) -> None:
+        super().__init__()
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.model_name_or_path = model_name_or_path
+        self.system_prompt = system_prompt
+        path = resolve_pretrained(model_name_or_path)
+        model = AutoModelForCausalLM.from_pretrained(
+            path, dtype=torch_dtype(dtype), attn_implementation=attn_implementation
+        )
+        if gradient_checkpointing:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            model.config.use_cache = False
+        if lora is not None:
+            from peft import LoraConfig as PeftLoraConfig
+            from peft import get_peft_model
+
+            model = get_peft_model(
+                model,
+                PeftLoraConfig(
+                    r=lora.r,
+                    lora_alpha=lora.alpha,
+                    lora_dropout=lora.dropout,
+                    target_modules=lora.target_modules,
+                    bias="none",
+                ),
+            )
+        self.model = model
+        self.model.train()  # from_pretrained returns eval mode; training modes are Lightning's to switch
+        self.tokenizer = AutoTokenizer.from_pretrained(path)
+        if self.tokenizer.chat_template is None:
+            raise ValueError(f"the tokenizer of {model_name_or_path!r} ({path}) has no chat template")
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.tokenizer.padding_side = "left"  # generation appends on the right
+        stops = set(self.eos_token_ids) | {self.tokenizer.pad_token_id}
+        forbidden = set(self.tokenizer.all_special_ids) - stops if forbid_special_tokens else set()
+        self.forbidden_token_ids = sorted(forbidden)
+
+    @property
+    def has_adapters(self) -> bool:
+        return hasattr(self.model, "disable_adapter")
+
+    @property
+    def eos_token_ids(self) -> list[int]:
+        """End-of-turn ids: the tokenizer's EOS and, for chat models that have it, ``<|im_end|>``."""
+        vocab = self.tokenizer.get_vocab()
+        ids = {self.tokenizer.eos_token_id, vocab.get("<|im_end|>")}
+        return sorted(i for i in ids if i is not None and i >= 0)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def save_pretrained(self, path: str) -> None:
+        """Write the model (or its peft adapter) and the tokenizer in Hugging Face format."""
+        self.model.save_pretrained(path)
+        self.tokenizer.save_pretrained(path)
+
+    # ------------------------------------------------------------------ inputs
+    def chat_prompt(self, sample: TextSample | VideoSample | str) -> str:
+        """The templated prompt text of one record, ending with the assistant turn's header."""
+        messages = [{"role": "user", "content": prompt_text(sample)}]
+        if self.system_prompt is not None:
+            messages.insert(0, {"role": "system", "content": self.system_prompt})
+        return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+
+    def encode(self, samples: Sequence[TextSample | VideoSample | str]) -> PromptBatch:
+        """Left-padded prompt tokens of a batch on the model's device (``media`` stays ``None``: text only)."""
+        if len(samples) == 0:
+            raise ValueError("TextPolicy.encode: empty batch")
+        texts = [self.chat_prompt(sample) for sample in samples]
+        tokens = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+        device = self.device
+        return PromptBatch(inputs={k: tokens[k].to(device) for k in ("input_ids", "attention_mask")})
+
+    # ------------------------------------------------------------------ sampling and scoring
+    @torch.no_grad()
+    def generate(
+        self,
+        samples: Sequence[TextSample | VideoSample | str] | PromptBatch,
+        *,
+        num_generations: int = 1,
+        max_new_tokens: int = 256,
+        temperature: float = 1.0,
+        top_p: float = 0.95,
+        do_sample: bool = True,
+    ) -> Rollouts:
+        """Sample ``num_generations`` completions per prompt; everything after the first EOS is masked out."""
+        prompt = samples if isinstance(samples, PromptBatch) else self.encode(samples)
+        ids, mask = prompt.inputs["input_ids"], prompt.inputs["attention_mask"]
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            out = self.model.generate(
+                input_ids=ids,
+                attention_mask=mask,
+                do_sample=do_sample,
+                temperature=temperature if do_sample else None,
+                top_p=top_p if do_sample else None,
+                top_k=None,
+                max_new_tokens=max_new_tokens,
+                num_return_sequences=num_generations,
+                bad_words_ids=[[i] for i in self.forbidden_token_ids] or None,
+                eos_token_id=self.eos_token_ids,
+                pad_token_id=self.tokenizer.pad_token_id,
+            )
+        finally:
+            self.model.train(was_training)
+        completion_ids = out[:, ids.shape[1] :]
+        completion_mask = completion_mask_after_eos(completion_ids, self.eos_token_ids)
+        completion_ids = completion_ids.masked_fill(completion_mask == 0, self.tokenizer.pad_token_id)
+        texts = self.tokenizer.batch_decode(completion_ids, skip_special_tokens=True)
+        index = torch.arange(ids.shape[0], device=ids.device)
+        return Rollouts(
+            prompt_index=index.repeat_interleave(num_generations),
+            prompt_ids=ids.repeat_interleave(num_generations, dim=0),
+            prompt_mask=mask.repeat_interleave(num_generations, dim=0),
+            completion_ids=completion_ids,
+            completion_mask=completion_mask,
+            texts=texts,
+        )
+
+    def completion_logps(
+        self,
+        prompt: PromptBatch,
+        rollouts: Rollouts,
+        *,
+        temperature: float = 1.0,
+        model: nn.Module | None = None,
+    ) -> Tensor:
+        """``(N, C)`` log-probabilities of the sampled tokens at the sampling temperature.
+
+        Only the ``C + 1`` last positions go through the output head (``logits_to_keep``): the prompt's logits
+        are never needed. ``model`` scores with other weights (a frozen reference copy).
+        """
+        model = model if model is not None else self.model
+        ids = torch.cat([rollouts.prompt_ids, rollouts.completion_ids], dim=1)  # (N, P + C)
+        mask = torch.cat([rollouts.prompt_mask, rollouts.completion_mask], dim=1)
+        completion_len = rollouts.completion_ids.shape[1]
+        logits = model(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=left_padded_position_ids(mask),
+            logits_to_keep=completion_len + 1,
+            use_cache=False,
+        ).logits  # (N, C + 1, V)
+        logits = logits[:, :-1].float() / temperature  # position t predicts token t+1
+        return selective_log_softmax(logits, rollouts.completion_ids)
+
+    @contextmanager
+    def adapters_disabled(self) -> Iterator[None]:
+        """The base weights alone: the KL reference of a LoRA run."""
+        if not self.has_adapters:
+            raise RuntimeError("the policy has no LoRA adapters to disable")
+        with self.model.disable_adapter():
+            yield
