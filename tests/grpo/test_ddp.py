@@ -1,13 +1,14 @@
 """Two DDP processes (gloo, CPU) update the policy exactly as one process does on the whole generation batch.
 
-Rollouts are sampled, so the experience is built once here and fixed: every run consumes the same completions,
-advantages and old / reference log-probs. The single process updates on all prompts; each DDP rank updates on
-whole groups of its own, with completion lengths chosen so that ranks hold very different token counts (where a
-per-rank token mean goes wrong). Both the exact module and two naive normalisations run under the same DDP
+Rollouts are sampled, so the experience is fixed instead: completions of chosen lengths are built here once, with
+their advantages and old / reference log-probs, and every run consumes them. The single process updates on both
+prompts; each DDP rank on one prompt's whole group. Rank 0's completions are long and rank 1's short, which is
+where a per-rank token mean goes wrong. The exact module and two naive normalisations run in the same DDP
 launch; the naive ones must *not* match, which shows that the comparison can fail.
 
-This file is also the DDP worker: the test starts it twice as a script with the rank in the environment (the
-way ``torchrun`` does), and Lightning's ``ddp`` strategy joins the two processes.
+This file is also the DDP worker: the test starts it twice as a script with the rank in the environment (as
+``torchrun`` does) and Lightning's ``ddp`` strategy joins the two processes. The worker also checks that
+:class:`~omni_r1.callbacks.RNGStateCallback` gathers every rank's RNG states and gives each rank its own back.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import os
 import socket
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import lightning as L
@@ -25,26 +25,27 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader
 
+from omni_r1.callbacks.rng_state import RNGStateCallback
 from omni_r1.grpo.advantages import group_advantages
 from omni_r1.grpo.module import Experience, GRPOModule
 from omni_r1.models.global_system import GlobalSystem, PixelBudget, PromptBatch, Rollouts, take_media_inputs
 
 G = 4
 MAX_NEW_TOKENS = 12
-# Completion lengths per row: prompt 0 (rank 0) writes long answers, prompt 1 (rank 1) short ones.
-LENGTHS = [12, 11, 9, 12, 1, 3, 2, 2]
+LENGTHS = [12, 11, 9, 12, 1, 3, 2, 2]  # completion tokens per row: prompt 0 (rank 0) long, prompt 1 (rank 1) short
 REWARDS = [0.9, 0.1, 0.5, 0.3, 0.2, 0.8, 0.4, 0.6]
 LOSS_TYPES = ("grpo", "bnpo", "dapo", "dr_grpo")
-# (normaliser variant, loss type) pairs run on 2 ranks; the naive ones are negative controls.
-RUNS = [("exact", t) for t in LOSS_TYPES] + [("per_rank_mean", "dapo"), ("no_world_scale", "grpo")]
+# Negative controls, (normaliser, loss type): a per-rank token mean, and the global count without × world_size.
+CONTROLS = [("per_rank_mean", "dapo"), ("no_world_scale", "grpo")]
+RUNS = [("exact", t) for t in LOSS_TYPES] + CONTROLS
 MODULE_KWARGS = {
     "num_generations": G,
     "max_new_tokens": MAX_NEW_TOKENS,
     "beta": 0.04,
-    "num_iterations": 2,  # the second step uses old log-probs: ratios leave 1 and clipping can act
-    "micro_batch_size": 2,  # two micro-batches per rank: every backward all-reduces
-    "max_grad_norm": None,  # SGD without clipping keeps the update linear in the gradient (see the controls)
+    "num_iterations": 2,  # the second step uses old log-probs: ratios leave 1, clipping and the KL act
     "epsilon_high": 0.28,
+    "micro_batch_size": 2,  # two micro-batches per rank: every backward all-reduces
+    "max_grad_norm": None,  # with plain SGD the update stays linear in the gradient, so scale errors show
 }
 LR = 0.5
 ATOL = 1e-6
@@ -53,9 +54,9 @@ ATOL = 1e-6
 class FixedExperienceGRPO(GRPOModule):
     """GRPOModule whose training step updates on a stored experience instead of sampling one.
 
-    ``normaliser`` selects the loss normalisation: ``exact`` is the module's own; ``per_rank_mean`` divides by the
-    rank's local count (what a per-rank token mean gives once DDP averages gradients); ``no_world_scale`` uses the
-    global count but cancels the module's ``× world_size``, so DDP's gradient averaging halves the update.
+    ``normaliser`` selects the loss normaliser: ``exact`` is the module's own; ``per_rank_mean`` divides by the
+    rank's own count (a per-rank mean, which DDP then averages over ranks); ``no_world_scale`` keeps the global
+    count but cancels the module's ``× world_size``, so DDP's gradient averaging halves the update.
     """
 
     def __init__(self, policy: GlobalSystem, experience: Experience, normaliser: str, **kwargs) -> None:
@@ -82,8 +83,8 @@ def _policy() -> GlobalSystem:
     return GlobalSystem("tiny://qwen2.5-omni", pixels=PixelBudget(min_pixels=4 * 28 * 28, max_pixels=8 * 28 * 28))
 
 
-def _train(experience: Experience, loss_type: str, normaliser: str, devices: int, **trainer_kwargs) -> dict:
-    """One Lightning fit of one training step on ``experience``; returns the trained policy parameters."""
+def _train(experience: Experience, loss_type: str, normaliser: str, devices: int, **kwargs) -> L.Trainer:
+    """One Lightning fit of one generation batch (``num_iterations`` optimizer steps) on ``experience``."""
     module = FixedExperienceGRPO(_policy(), experience, normaliser, loss_type=loss_type, **MODULE_KWARGS)
     trainer = L.Trainer(
         accelerator="cpu",
@@ -94,41 +95,55 @@ def _train(experience: Experience, loss_type: str, normaliser: str, devices: int
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
-        **trainer_kwargs,
+        **kwargs,
     )
     trainer.fit(module, DataLoader([0] * devices, batch_size=1, collate_fn=list))
     assert trainer.world_size == devices and trainer.global_step == MODULE_KWARGS["num_iterations"]
-    return {name: p.detach().clone() for name, p in module.policy.named_parameters() if p.requires_grad}
+    return trainer
+
+
+def _trained(trainer: L.Trainer) -> dict[str, Tensor]:
+    policy = trainer.lightning_module.policy
+    return {name: p.detach().clone() for name, p in policy.named_parameters() if p.requires_grad}
 
 
 def build_experience(batch: list) -> Experience:
-    """Sample one generation batch with a fixed seed, then fix its completion lengths and rewards."""
-    torch.manual_seed(0)
+    """A generation batch of ``len(batch)`` prompts with fixed completions (ordinary tokens, an EOS ending the
+    rows shorter than ``MAX_NEW_TOKENS``), rewards, advantages and log-probs of the initial policy."""
     policy = _policy()
     prompt = policy.encode(batch)
-    rollouts = policy.generate(prompt, num_generations=G, max_new_tokens=MAX_NEW_TOKENS)
-    width = rollouts.completion_ids.shape[1]
-    if width < max(LENGTHS):  # every row stopped early: pad so that the chosen lengths fit
-        pad = torch.full((len(rollouts), max(LENGTHS) - width), 100, dtype=torch.long)
-        rollouts.completion_ids = torch.cat([rollouts.completion_ids, pad], dim=1)
-    # Ordinary tokens everywhere (an EOS inside a row would not matter for the loss, but keep rows plain).
-    ids = rollouts.completion_ids[:, : max(LENGTHS)]
-    ids = torch.where(torch.isin(ids, torch.tensor(policy.eos_token_ids)), torch.full_like(ids, 100), ids)
-    mask = (torch.arange(ids.shape[1])[None, :] < torch.tensor(LENGTHS)[:, None]).long()  # (B*G, C)
-    rollouts = replace(rollouts, completion_ids=ids.masked_fill(mask == 0, policy.tokenizer.pad_token_id))
-    rollouts.completion_mask = mask
+    (eos,) = policy.eos_token_ids
+    ordinary = min(policy.tokenizer.all_special_ids)  # ids below it are BPE pieces
+    rows = len(LENGTHS)
+    ids = torch.randint(0, ordinary, (rows, MAX_NEW_TOKENS), generator=torch.Generator().manual_seed(0))
+    lengths = torch.tensor(LENGTHS)
+    positions = torch.arange(MAX_NEW_TOKENS)[None, :]
+    ids = torch.where((positions == lengths[:, None] - 1) & (lengths[:, None] < MAX_NEW_TOKENS), eos, ids)
+    mask = (positions < lengths[:, None]).long()  # (B*G, C)
+    ids = ids.masked_fill(mask == 0, policy.tokenizer.pad_token_id)
+    rollouts = Rollouts(
+        prompt_index=torch.arange(len(batch)).repeat_interleave(G),
+        prompt_ids=prompt.inputs["input_ids"].repeat_interleave(G, dim=0),
+        prompt_mask=prompt.inputs["attention_mask"].repeat_interleave(G, dim=0),
+        completion_ids=ids,
+        completion_mask=mask,
+        texts=policy.tokenizer.batch_decode(ids, skip_special_tokens=True),
+    )
     with torch.no_grad():
-        logps = policy.completion_logps(prompt, rollouts)  # the sampling policy == the reference at step 0
+        logps = policy.completion_logps(prompt, rollouts)  # the sampling policy is the reference at step 0
     rewards = torch.tensor(REWARDS)
     return Experience(prompt, rollouts, rewards, {}, group_advantages(rewards, G), logps, logps.clone())
 
 
 def prompt_share(exp: Experience, prompts: list[int]) -> Experience:
-    """The experience of whole groups ``prompts`` only, re-indexed as a batch of its own (one rank's share)."""
+    """The experience of the whole groups of ``prompts``, re-indexed as a batch of its own (one rank's share).
+
+    Prompt rows keep their padding, so every forward pass sees the same tensors as in the single process.
+    """
     index = torch.tensor(prompts)
     rows = torch.cat([torch.arange(p * G, (p + 1) * G) for p in prompts])
     inputs = take_media_inputs(exp.prompt.inputs, index)
-    inputs.update(input_ids=exp.prompt.inputs["input_ids"][index], attention_mask=exp.prompt.inputs["attention_mask"][index])
+    inputs.update({key: exp.prompt.inputs[key][index] for key in ("input_ids", "attention_mask")})
     media = exp.prompt.media.take(index) if exp.prompt.media is not None else None
     r = exp.rollouts
     rollouts = Rollouts(
@@ -139,14 +154,15 @@ def prompt_share(exp: Experience, prompts: list[int]) -> Experience:
         completion_mask=r.completion_mask[rows],
         texts=[r.texts[i] for i in rows.tolist()],
     )
+    old, ref = exp.old_logps, exp.ref_logps
     return Experience(
         PromptBatch(inputs, media),
         rollouts,
         exp.rewards[rows],
         {k: v[rows] for k, v in exp.terms.items()},
         exp.advantages[rows],
-        exp.old_logps[rows] if exp.old_logps is not None else None,
-        exp.ref_logps[rows] if exp.ref_logps is not None else None,
+        old[rows] if old is not None else None,
+        ref[rows] if ref is not None else None,
     )
 
 
@@ -157,25 +173,25 @@ def _free_port() -> int:
 
 
 def _launch_ddp(workdir: Path, timeout: float = 300.0) -> None:
-    """Run this file as 2 ranks joined by Lightning's ``ddp`` strategy (processes created externally)."""
+    """Run this file as 2 ranks of Lightning's ``ddp`` strategy (processes created externally, one thread each)."""
     port = str(_free_port())
     procs = []
     for rank in range(2):
         env = dict(os.environ, MASTER_ADDR="127.0.0.1", MASTER_PORT=port, NODE_RANK="0", LOCAL_RANK=str(rank))
-        env.update(WORLD_SIZE="2", OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-        log = open(workdir / f"rank{rank}.log", "w")
-        procs.append((subprocess.Popen([sys.executable, __file__, str(workdir)], env=env, stdout=log, stderr=log), log))
+        env.update(WORLD_SIZE="2", OMP_NUM_THREADS="1")
+        with open(workdir / f"rank{rank}.log", "w") as log:
+            cmd = [sys.executable, __file__, str(workdir)]
+            procs.append(subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT))
     failed = []
-    for rank, (proc, log) in enumerate(procs):
+    for rank, proc in enumerate(procs):
         try:
-            code = proc.wait(timeout=timeout)
+            code: int | str = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            for other, _ in procs:
+            for other in procs:
                 other.kill()
-            code = "timeout"
-        log.close()
+            code = "a timeout"
         if code != 0:
-            failed.append(f"rank {rank} exited with {code}:\n{(workdir / f'rank{rank}.log').read_text()[-4000:]}")
+            failed.append(f"rank {rank} ended with {code}:\n{(workdir / f'rank{rank}.log').read_text()[-4000:]}")
     assert not failed, "\n".join(failed)
 
 
@@ -183,11 +199,21 @@ def _worker(workdir: Path) -> None:
     rank = int(os.environ["LOCAL_RANK"])
     experience = torch.load(workdir / f"experience_rank{rank}.pt", weights_only=False)
     for normaliser, loss_type in RUNS:
-        params = _train(experience, loss_type, normaliser, devices=2, strategy="ddp")
-        torch.save(params, workdir / f"{normaliser}_{loss_type}_rank{rank}.pt")
+        trainer = _train(experience, loss_type, normaliser, devices=2, strategy="ddp")
+        torch.save(_trained(trainer), workdir / f"{normaliser}_{loss_type}_rank{rank}.pt")
+    # RNG states: gathered from both ranks into the checkpoint state, each rank restores its own.
+    callback = RNGStateCallback()
+    callback.setup(trainer, trainer.lightning_module, "fit")
+    torch.manual_seed(100 + rank)
+    own = torch.get_rng_state()
+    state = callback.state_dict()
+    torch.manual_seed(0)
+    callback.load_state_dict(state)
+    callback.on_train_batch_start(trainer, trainer.lightning_module, None, 0)
+    torch.save({"state": state, "own": own, "restored": torch.get_rng_state()}, workdir / f"rng_rank{rank}.pt")
 
 
-def _max_diff(a: dict, b: dict) -> float:
+def _max_diff(a: dict[str, Tensor], b: dict[str, Tensor]) -> float:
     return max(float((a[k] - b[k]).abs().max()) for k in a)
 
 
@@ -195,25 +221,31 @@ def _max_diff(a: dict, b: dict) -> float:
 def test_two_ddp_ranks_match_one_process(revos_batch: list, tmp_path: Path) -> None:
     exp = build_experience(revos_batch[:2])
     tokens = exp.rollouts.completion_mask.sum(dim=1)
-    assert tokens[:G].sum() > 4 * tokens[G:].sum()  # rank 0 holds far more tokens than rank 1
+    assert tokens[:G].sum() > 4 * tokens[G:].sum()  # rank 0 trains on far more tokens than rank 1
     for rank in range(2):
         torch.save(prompt_share(exp, [rank]), tmp_path / f"experience_rank{rank}.pt")
     _launch_ddp(tmp_path)
 
     initial = {n: p.detach().clone() for n, p in _policy().named_parameters() if p.requires_grad}
+    single = {}
     for loss_type in LOSS_TYPES:
-        single = _train(exp, loss_type, "exact", devices=1)
-        assert _max_diff(single, initial) > 1e-3, f"{loss_type}: the update barely moved the policy"
+        single[loss_type] = _trained(_train(exp, loss_type, "exact", devices=1))
+        assert _max_diff(single[loss_type], initial) > 1e-3, f"{loss_type}: the update barely moved the policy"
         ranks = [torch.load(tmp_path / f"exact_{loss_type}_rank{r}.pt") for r in range(2)]
         assert _max_diff(ranks[0], ranks[1]) == 0, f"{loss_type}: DDP ranks diverged"
-        for name, value in single.items():
+        for name, value in single[loss_type].items():
             torch.testing.assert_close(ranks[0][name], value, rtol=0, atol=ATOL, msg=f"{loss_type}: {name}")
 
-    # Negative controls: the same launch with naive normalisers is far from the single-process update.
-    for normaliser, loss_type in RUNS[len(LOSS_TYPES) :]:
-        single = _train(exp, loss_type, "exact", devices=1)
+    for normaliser, loss_type in CONTROLS:
         naive = torch.load(tmp_path / f"{normaliser}_{loss_type}_rank0.pt")
-        assert _max_diff(naive, single) > 1e3 * ATOL, f"{normaliser} ({loss_type}) should not match"
+        assert _max_diff(naive, single[loss_type]) > 1e3 * ATOL, f"{normaliser} ({loss_type}) should not match"
+
+    rng = [torch.load(tmp_path / f"rng_rank{r}.pt", weights_only=True) for r in range(2)]
+    for rank in range(2):
+        gathered = rng[rank]["state"]["ranks"]
+        assert [torch.equal(g["torch"], rng[r]["own"]) for r, g in enumerate(gathered)] == [True, True]
+        assert torch.equal(rng[rank]["restored"], rng[rank]["own"])
+    assert not torch.equal(rng[0]["own"], rng[1]["own"])
 
 
 if __name__ == "__main__":

@@ -18,6 +18,22 @@ _EXPORTS = {
     "write_revos": "omni_r1.data.synthetic",
     "ensure_synthetic": "omni_r1.data.synthetic",
     "sample_s1_indices": "omni_r1.data.sampling",
+    "QASample": "omni_r1.data.records",
+    "MeViSDataset": "omni_r1.data.mevis",
+    "MeViSDataModule": "omni_r1.data.mevis",
+    "RefCOCOgDataset": "omni_r1.data.refcocog",
+    "RefCOCOgDataModule": "omni_r1.data.refcocog",
+    "AVHBenchDataset": "omni_r1.data.avhbench",
+    "AVHBenchDataModule": "omni_r1.data.avhbench",
+    "VideoQADataset": "omni_r1.data.videoqa",
+    "VideoQADataModule": "omni_r1.data.videoqa",
+    "MixtureDataModule": "omni_r1.data.mixture",
+    "MixtureSampler": "omni_r1.data.mixture",
+    "Report": "omni_r1.data.integrity",
+    "write_mevis": "omni_r1.data.synthetic",
+    "write_refcocog": "omni_r1.data.synthetic",
+    "write_avhbench": "omni_r1.data.synthetic",
+    "write_videoqa": "omni_r1.data.synthetic",
 }
 
 __all__ = sorted(_EXPORTS)

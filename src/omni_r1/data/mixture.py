@@ -245,7 +245,7 @@ class MixtureDataModule(L.LightningDataModule):
 
     def _rank(self) -> tuple[int, int]:
         if self.rank is None and self.world_size is None and not (dist.is_available() and dist.is_initialized()):
-            trainer = self._trainer
+            trainer = self.trainer
             if trainer is not None:
                 return trainer.global_rank, trainer.world_size
         return resolve_rank(self.rank, self.world_size)

@@ -77,6 +77,8 @@ def load_refs(path: str | Path) -> list[dict[str, Any]]:
     try:
         with open(path, "rb") as handle:
             refs = _RefsUnpickler(handle, path).load()
+    except DatasetFormatError:
+        raise
     except (pickle.UnpicklingError, EOFError, UnicodeDecodeError, ValueError, TypeError) as err:
         raise DatasetFormatError(path, f"not a readable REFER refs pickle ({err})") from err
     if not isinstance(refs, list):

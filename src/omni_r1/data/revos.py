@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from omni_r1.data.decode import decode_rles_into, empty_for_transfer, read_clip_frames
 from omni_r1.data.integrity import (
     CheckLevel,
     Problem,
@@ -29,7 +30,6 @@ from omni_r1.data.integrity import (
     rle_problem,
     valid_indices,
 )
-from omni_r1.data.io import decode_rle, read_frames
 from omni_r1.data.layout import DatasetFormatError, require_paths
 from omni_r1.data.sampling import sample_s1_indices
 from omni_r1.data.synthetic import ensure_synthetic
@@ -334,15 +334,14 @@ class ReVOSDataset(Dataset[VideoSample]):
             generator=self._generator(index) if self.train else None,
         )
         kept = clip.tolist() if self.train else list(range(len(stems)))
-        unique = sorted(set(kept))  # the even-count pad repeats a frame: decode it once
-        decoded = read_frames([self._frame_dir(item.video) / f"{stems[i]}.jpg" for i in unique])
-        frames = decoded[[unique.index(i) for i in kept]]  # (T, 3, H, W)
+        # Decoded straight into the tensors handed over (see omni_r1.data.decode): a 720p clip is tens of MB, and
+        # re-decoding the one padded frame is cheaper than copying the clip to repeat it.
+        frames = read_clip_frames([self._frame_dir(item.video) / f"{stems[i]}.jpg" for i in kept])  # (T, 3, H, W)
         height, width = frames.shape[-2:]
-        masks = torch.zeros(len(item.anno_ids), len(kept), height, width, dtype=torch.bool)  # (O, T, H, W)
+        masks = empty_for_transfer((len(item.anno_ids), len(kept), height, width), torch.bool)  # (O, T, H, W)
         for o, anno in enumerate(item.anno_ids):
             rles = self.mask_dict[str(anno)]
-            for t, i in enumerate(kept):
-                masks[o, t] = decode_rle(rles[i], height, width, source=f"mask_dict.json[{anno}][{i}]")
+            decode_rles_into(masks[o], [rles[i] for i in kept], [f"mask_dict.json[{anno}][{i}]" for i in kept])
         return VideoSample(
             dataset=self.dataset_name,
             task=self.task,

@@ -8,6 +8,14 @@ and timed on text against other GRPO implementations without the omni encoders i
 Prompts are the user turn of a chat, rendered with the tokenizer's chat template. A record is a
 :class:`TextSample` (``prompt`` is the user turn) or a ``VideoSample`` (its ``expression`` is the user turn), so
 the same rewards, which receive the record, work on both.
+
+Sampling uses a lean decoding loop instead of ``transformers``' ``generate``: each prompt is prefilled once and its
+KV cache repeated for the G completions (``generate`` prefills every copy), the causal mask is dropped when no row
+is padded, and the per-token work is one forward plus temperature / top-p sampling without a sort over the
+vocabulary (:func:`sample_next_token`). On small models the per-token bookkeeping of ``generate`` costs about as
+much as the forward itself, and on CPU ``torch.sort`` and ``torch.multinomial`` over the vocabulary cost a forward's
+worth too. ``hf_generate=True`` switches back, e.g. for an architecture whose cache the loop does not handle; both
+give the same greedy tokens (a test checks it).
 """
 
 from __future__ import annotations
@@ -72,9 +80,81 @@ def left_padded_position_ids(attention_mask: Tensor) -> Tensor:
     """``(N, L)`` positions counted from each row's first real token, as ``generate`` assigns them.
 
     A plain forward numbers every column from 0, so a left-padded row would be scored at other positions than it
-    was sampled at, and its log-probs would differ from the sampling distribution.
+    was sampled at: rotary models barely notice (attention sees position differences only), but models with
+    absolute or learned positions would score another distribution than the one sampled.
     """
     return (attention_mask.long().cumsum(dim=-1) - 1).clamp_min(0)
+
+
+# Rejection rounds before the nucleus falls back to a full sort; a row is still rejected after n rounds with
+# probability below (1 - top_p) ** n.
+REJECTION_ROUNDS = 8
+
+
+def _draw(probs: Tensor) -> Tensor:
+    """``(N,)`` one draw per row of ``(N, V)`` probabilities by inverting the cumulative distribution.
+
+    Much cheaper than ``torch.multinomial`` on CPU; the float64 cumsum keeps ``u < total`` strict, so a token of
+    probability 0 (a forbidden one) is never drawn.
+    """
+    cdf = probs.double().cumsum(dim=-1)  # (N, V), non-decreasing
+    u = torch.rand(probs.shape[0], 1, dtype=torch.float64, device=probs.device) * cdf[:, -1:]
+    return torch.searchsorted(cdf, u, right=True).clamp_max(probs.shape[-1] - 1).squeeze(-1)
+
+
+def in_nucleus(probs: Tensor, token: Tensor, top_p: float) -> Tensor:
+    """``(N,)`` whether each token belongs to its row's top-p nucleus.
+
+    A token is in the nucleus when the tokens more likely than it hold less than ``top_p`` of the probability: the
+    smallest set of most likely tokens that reaches ``top_p``, the set ``transformers``' ``TopPLogitsWarper`` keeps.
+    """
+    chosen = probs.gather(-1, token[:, None])  # (N, 1)
+    mass_above = (probs * (probs > chosen)).sum(dim=-1)
+    return mass_above < top_p
+
+
+def _draw_sorted_nucleus(probs: Tensor, top_p: float) -> Tensor:
+    """Nucleus sampling by a full sort (exact, but ``torch.sort`` is slow on CPU: the fallback only)."""
+    sorted_probs, order = probs.sort(dim=-1, descending=True)  # (N, V)
+    mass_above = sorted_probs.cumsum(dim=-1) - sorted_probs
+    return order.gather(-1, _draw(sorted_probs.masked_fill(mass_above >= top_p, 0.0))[:, None]).squeeze(-1)
+
+
+def sample_next_token(
+    logits: Tensor,
+    *,
+    do_sample: bool = True,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    forbidden: Tensor | None = None,
+    rejection_rounds: int = REJECTION_ROUNDS,
+) -> Tensor:
+    """``(N,)`` next tokens from ``(N, V)`` logits: forbidden ids removed, then greedy or temperature + nucleus.
+
+    Nucleus sampling draws from the full distribution and redraws the rows whose token falls outside the nucleus
+    (see :func:`in_nucleus`). Accepted draws follow the nucleus-renormalised distribution exactly, a draw is
+    accepted with probability at least ``top_p``, and no sort over the vocabulary is needed; rows still rejected
+    after ``rejection_rounds`` redraws are sampled through a sort.
+    """
+    logits = logits.float()
+    if forbidden is not None and forbidden.numel():
+        logits = logits.index_fill(-1, forbidden, float("-inf"))
+    if not do_sample:
+        return logits.argmax(dim=-1)
+    probs = (logits / temperature).softmax(dim=-1)  # (N, V)
+    token = _draw(probs)
+    if top_p >= 1.0:
+        return token
+    pending = ~in_nucleus(probs, token, top_p)
+    for _ in range(rejection_rounds):
+        if not bool(pending.any()):
+            return token
+        redraw = _draw(probs)
+        token = torch.where(pending, redraw, token)
+        pending &= ~in_nucleus(probs, redraw, top_p)
+    if bool(pending.any()):
+        token[pending] = _draw_sorted_nucleus(probs[pending], top_p)
+    return token
 
 
 class TextPolicy(nn.Module):
@@ -89,6 +169,8 @@ class TextPolicy(nn.Module):
         system_prompt: a system turn put before every prompt, or ``None`` for the template's default.
         forbid_special_tokens: never sample special tokens other than the stop tokens (a young policy that emits
             ``<|im_start|>`` writes a fake new turn); off, sampling is the model's unconstrained distribution.
+        hf_generate: sample with ``transformers``' ``generate`` instead of the built-in cached loop (slower on
+            small models; for architectures the loop does not support).
     """
 
     def __init__(
@@ -100,12 +182,14 @@ class TextPolicy(nn.Module):
         attn_implementation: str = "sdpa",
         system_prompt: str | None = None,
         forbid_special_tokens: bool = True,
+        hf_generate: bool = False,
     ) -> None:
         super().__init__()
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         self.model_name_or_path = model_name_or_path
         self.system_prompt = system_prompt
+        self.hf_generate = hf_generate
         path = resolve_pretrained(model_name_or_path)
         model = AutoModelForCausalLM.from_pretrained(
             path, dtype=torch_dtype(dtype), attn_implementation=attn_implementation
@@ -135,6 +219,10 @@ class TextPolicy(nn.Module):
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.tokenizer.padding_side = "left"  # generation appends on the right
+        declared = self.model.generation_config.eos_token_id
+        declared = [declared] if isinstance(declared, int) else list(declared or [])
+        ids = {self.tokenizer.eos_token_id, self.tokenizer.get_vocab().get("<|im_end|>"), *declared}
+        self._eos_token_ids = sorted(i for i in ids if i is not None and i >= 0)
         stops = set(self.eos_token_ids) | {self.tokenizer.pad_token_id}
         forbidden = set(self.tokenizer.all_special_ids) - stops if forbid_special_tokens else set()
         self.forbidden_token_ids = sorted(forbidden)
@@ -145,10 +233,9 @@ class TextPolicy(nn.Module):
 
     @property
     def eos_token_ids(self) -> list[int]:
-        """End-of-turn ids: the tokenizer's EOS and, for chat models that have it, ``<|im_end|>``."""
-        vocab = self.tokenizer.get_vocab()
-        ids = {self.tokenizer.eos_token_id, vocab.get("<|im_end|>")}
-        return sorted(i for i in ids if i is not None and i >= 0)
+        """Ids that end a completion: the tokenizer's EOS, ``<|im_end|>`` where it exists, and every EOS id the
+        model's generation config declares (Qwen chat models also stop on ``<|endoftext|>``)."""
+        return list(self._eos_token_ids)
 
     @property
     def device(self) -> torch.device:
@@ -189,27 +276,19 @@ class TextPolicy(nn.Module):
         do_sample: bool = True,
     ) -> Rollouts:
         """Sample ``num_generations`` completions per prompt; everything after the first EOS is masked out."""
+        if do_sample and temperature <= 0:
+            raise ValueError(f"temperature must be > 0 when sampling, got {temperature}")
+        if not 0 < top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {top_p}")
         prompt = samples if isinstance(samples, PromptBatch) else self.encode(samples)
         ids, mask = prompt.inputs["input_ids"], prompt.inputs["attention_mask"]
         was_training = self.model.training
         self.model.eval()
         try:
-            out = self.model.generate(
-                input_ids=ids,
-                attention_mask=mask,
-                do_sample=do_sample,
-                temperature=temperature if do_sample else None,
-                top_p=top_p if do_sample else None,
-                top_k=None,
-                max_new_tokens=max_new_tokens,
-                num_return_sequences=num_generations,
-                bad_words_ids=[[i] for i in self.forbidden_token_ids] or None,
-                eos_token_id=self.eos_token_ids,
-                pad_token_id=self.tokenizer.pad_token_id,
-            )
+            sample = self._generate_hf if self.hf_generate else self._generate_cached
+            completion_ids = sample(ids, mask, num_generations, max_new_tokens, temperature, top_p, do_sample)
         finally:
             self.model.train(was_training)
-        completion_ids = out[:, ids.shape[1] :]
         completion_mask = completion_mask_after_eos(completion_ids, self.eos_token_ids)
         completion_ids = completion_ids.masked_fill(completion_mask == 0, self.tokenizer.pad_token_id)
         texts = self.tokenizer.batch_decode(completion_ids, skip_special_tokens=True)
@@ -222,6 +301,86 @@ class TextPolicy(nn.Module):
             completion_mask=completion_mask,
             texts=texts,
         )
+
+    def _generate_hf(
+        self,
+        ids: Tensor,
+        mask: Tensor,
+        num_generations: int,
+        max_new_tokens: int,
+        temperature: float,
+        top_p: float,
+        do_sample: bool,
+    ) -> Tensor:
+        out = self.model.generate(
+            input_ids=ids,
+            attention_mask=mask,
+            do_sample=do_sample,
+            temperature=temperature if do_sample else None,
+            top_p=top_p if do_sample else None,
+            top_k=None,
+            max_new_tokens=max_new_tokens,
+            num_return_sequences=num_generations,
+            bad_words_ids=[[i] for i in self.forbidden_token_ids] or None,
+            eos_token_id=self.eos_token_ids,
+            pad_token_id=self.tokenizer.pad_token_id,
+        )
+        return out[:, ids.shape[1] :]  # (B*G, C)
+
+    def _generate_cached(
+        self,
+        ids: Tensor,
+        mask: Tensor,
+        num_generations: int,
+        max_new_tokens: int,
+        temperature: float,
+        top_p: float,
+        do_sample: bool,
+    ) -> Tensor:
+        """Prefill each prompt once, repeat its KV cache G times, then decode one token per forward."""
+        from transformers import DynamicCache
+
+        model, device = self.model, ids.device
+        eos = torch.tensor(self.eos_token_ids, device=device)
+        forbidden = torch.tensor(self.forbidden_token_ids, dtype=torch.long, device=device)
+        positions = left_padded_position_ids(mask)  # (B, P)
+        cache = DynamicCache(config=model.config)
+        out = model(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=positions,
+            past_key_values=cache,
+            use_cache=True,
+            logits_to_keep=1,
+        )
+        cache.batch_repeat_interleave(num_generations)  # (B, ...) -> (B*G, ...), prompt by prompt
+        logits = out.logits[:, -1].repeat_interleave(num_generations, dim=0)  # (B*G, V)
+        # Without left padding every position is attended: no mask needed, which skips building one per token.
+        attention = mask.repeat_interleave(num_generations, dim=0) if not bool(mask.all()) else None
+        position = positions[:, -1:].repeat_interleave(num_generations, dim=0)  # (B*G, 1)
+        done = torch.zeros(logits.shape[0], dtype=torch.bool, device=device)
+        tokens = []
+        for step in range(max_new_tokens):
+            token = sample_next_token(
+                logits, do_sample=do_sample, temperature=temperature, top_p=top_p, forbidden=forbidden
+            )
+            token = token.masked_fill(done, self.tokenizer.pad_token_id)  # (B*G,) finished rows only pad
+            tokens.append(token)
+            done |= torch.isin(token, eos)
+            if step + 1 == max_new_tokens or bool(done.all()):
+                break
+            position = position + 1
+            if attention is not None:
+                attention = torch.cat([attention, attention.new_ones(attention.shape[0], 1)], dim=1)
+            out = model(
+                input_ids=token[:, None],
+                attention_mask=attention,
+                position_ids=position,
+                past_key_values=cache,
+                use_cache=True,
+            )
+            logits = out.logits[:, -1]
+        return torch.stack(tokens, dim=1)  # (B*G, C)
 
     def completion_logps(
         self,

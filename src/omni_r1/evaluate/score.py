@@ -1,0 +1,103 @@
+"""``python -m omni_r1.evaluate score``: score an existing prediction folder exactly like the official scripts.
+
+    python -m omni_r1.evaluate score --benchmark revos --root data/ReVOS --split valid \\
+        --predictions runs/revos_valid/predictions --output runs/revos_valid/scores.json
+
+Writes the summary JSON to ``--output`` and one row per expression (ReVOS, MeViS) or csv row (RefAVS) to a CSV
+next to it (same name, ``.csv``). Prediction layouts: ``<predictions>/<video>/<exp_id>/<frame>.png`` for ReVOS and
+MeViS (:mod:`omni_r1.evaluate.vos`), ``<predictions>/<video>/<uid>/<i>.png`` for RefAVS
+(:mod:`omni_r1.evaluate.refavs`). Missing predictions score 0, as in the official scripts; how many were missing
+is printed and marked in the CSV.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from omni_r1.evaluate.refavs import score_refavs
+from omni_r1.evaluate.vos import score_mevis, score_revos
+from omni_r1.metrics.functional.revos import ROBUSTNESS_MODES
+
+BENCHMARKS = ("revos", "mevis", "refavs")
+DEFAULT_SPLITS = {"revos": "valid", "mevis": "valid_u", "refavs": "test_s"}
+
+
+def score_predictions(
+    benchmark: str, root: str | Path, split: str, predictions: str | Path, *, robustness: str = "official"
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Score a prediction folder; returns the summary and the per-expression (or per-row) table.
+
+    Args:
+        benchmark: ``"revos"``, ``"mevis"`` or ``"refavs"``.
+        root: the benchmark's dataset root in its official layout.
+        split: split to score (``valid``; ``valid_u``; ``test_s`` / ``test_u`` / ``test_n``).
+        predictions: prediction folder in the benchmark's official layout.
+        robustness: ReVOS robustness mode, ``"official"`` or ``"corrected"`` (ignored by the others).
+    """
+    if not Path(predictions).is_dir():
+        raise FileNotFoundError(f"prediction folder not found: {predictions}")
+    if benchmark == "revos":
+        return score_revos(root, split, predictions, robustness)
+    if benchmark == "mevis":
+        return score_mevis(root, split, predictions)
+    if benchmark == "refavs":
+        return score_refavs(root, split, predictions)
+    raise ValueError(f"benchmark must be one of {BENCHMARKS}, got {benchmark!r}")
+
+
+def _jsonable(value: Any) -> Any:
+    """NaN (an empty subset) becomes null: strict JSON has no NaN."""
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def write_scores(summary: dict[str, Any], table: list[dict[str, Any]], output: str | Path) -> tuple[Path, Path]:
+    """Write ``summary`` as JSON to ``output`` and ``table`` as CSV next to it; returns both paths."""
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(_jsonable(summary), indent=2) + "\n")
+    table_path = output.with_suffix(".csv")
+    with open(table_path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(table[0]) if table else ["missing"])
+        writer.writeheader()
+        writer.writerows(table)
+    return output, table_path
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register the ``score`` subcommand."""
+    parser = subparsers.add_parser(
+        "score", help="score an existing prediction folder like the official scripts", description=__doc__
+    )
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument("--benchmark", required=True, choices=BENCHMARKS)
+    parser.add_argument("--root", required=True, help="dataset root in the official layout")
+    parser.add_argument(
+        "--split",
+        default=None,
+        help=f"split to score (default: {', '.join(f'{k} {v}' for k, v in DEFAULT_SPLITS.items())})",
+    )
+    parser.add_argument("--predictions", required=True, help="prediction folder in the official layout")
+    parser.add_argument("--output", required=True, help="summary JSON to write; the per-item CSV goes next to it")
+    parser.add_argument(
+        "--robustness", default="official", choices=ROBUSTNESS_MODES, help="ReVOS robustness mode (default: official)"
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the ``score`` subcommand; returns the exit status."""
+    split = args.split or DEFAULT_SPLITS[args.benchmark]
+    summary, table = score_predictions(args.benchmark, args.root, split, args.predictions, robustness=args.robustness)
+    json_path, csv_path = write_scores(summary, table, args.output)
+    missing = sum(bool(row["missing"]) for row in table)
+    print(json.dumps(_jsonable(summary), indent=2))
+    print(f"{args.benchmark} {split}: {len(table)} scored, {missing} without predictions (scored 0)")
+    print(f"wrote {json_path} and {csv_path}")
+    return 0
