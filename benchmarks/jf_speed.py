@@ -128,7 +128,10 @@ def main(argv: list[str] | None = None) -> float:
     parser.add_argument("--width", type=int, default=854)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     args = parser.parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)  # the reference runs on one core; --threads 1 compares per core
 
     pred_np, target_np = make_masks(args.frames, args.height, args.width, args.seed)
     pred, target = torch.from_numpy(pred_np), torch.from_numpy(target_np)

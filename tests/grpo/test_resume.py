@@ -24,7 +24,8 @@ import pytest
 import torch
 import yaml
 from lightning.pytorch.callbacks import ModelCheckpoint
-from torch.utils.data import DataLoader, IterableDataset
+from lightning.pytorch.utilities.data import _update_dataloader
+from torch.utils.data import DataLoader, DistributedSampler, IterableDataset
 
 from omni_r1.callbacks.rng_state import RNGStateCallback, capture_rng_states, restore_rng_states
 from omni_r1.data.loader import ResumableDataLoader
@@ -113,7 +114,7 @@ def test_loader_resumes_the_remaining_order(stop: int, shuffle: bool) -> None:
             continue
         seen.append(batch.tolist())
     state = interrupted.state_dict()
-    assert state["batches"] == (stop - 1) % 4 + 1 if stop else state["batches"] == 0
+    assert state["batches"] == ((stop - 1) % 4 + 1 if stop else 0)  # a finished pass counts all its 4 batches
 
     resumed = _loader(shuffle=shuffle)
     resumed.load_state_dict(state)
@@ -126,15 +127,32 @@ def test_loader_resumes_with_a_prefetching_worker() -> None:
             list(range(10)), batch_size=2, shuffle=True, generator=torch.Generator().manual_seed(3), num_workers=1
         )
 
-    reference = _order(make(), 7)
+    reference = [b.tolist() for b in make()]
     interrupted = make()
     iterator = iter(interrupted)
     seen = [next(iterator).tolist() for _ in range(2)]  # the worker has been sent more indices than this
     state = interrupted.state_dict()
-    del iterator
+    list(iterator)  # finish the pass so the worker exits now rather than at garbage collection
     resumed = make()
     resumed.load_state_dict(state)
-    assert state["batches"] == 2 and seen + _order(resumed, 5) == reference
+    assert state["batches"] == 2 and seen + [b.tolist() for b in resumed] == reference
+
+
+def test_loader_survives_lightning_injecting_a_distributed_sampler() -> None:
+    data = list(range(10))
+
+    def make() -> DataLoader:
+        loader = ResumableDataLoader(data, batch_size=2, shuffle=True, generator=torch.Generator().manual_seed(1))
+        return _update_dataloader(loader, DistributedSampler(data, num_replicas=2, rank=1, shuffle=True, seed=0))
+
+    interrupted = make()
+    assert isinstance(interrupted, ResumableDataLoader) and isinstance(interrupted.sampler, DistributedSampler)
+    reference = _order(make(), 3)
+    iterator = iter(interrupted)
+    seen = [next(iterator).tolist()]
+    resumed = make()
+    resumed.load_state_dict(interrupted.state_dict())
+    assert seen + _order(resumed, 2) == reference
 
 
 def test_plain_dataloader_replays_the_first_batches() -> None:
@@ -145,8 +163,8 @@ def test_plain_dataloader_replays_the_first_batches() -> None:
 
 
 def test_loader_without_generator_keeps_off_the_global_rng() -> None:
-    loader = ResumableDataLoader(list(range(10)), batch_size=3, shuffle=True)
     before = torch.get_rng_state()
+    loader = ResumableDataLoader(list(range(10)), batch_size=3, shuffle=True)
     orders = _order(loader, 8)  # two passes: two shuffles and two worker base seeds
     assert torch.equal(torch.get_rng_state(), before)
     assert orders[:4] != orders[4:]  # still a new permutation per pass
@@ -254,7 +272,7 @@ def _fit_cli(cwd: Path, *extra: str, data_root: Path) -> subprocess.Popen:
         return subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
-def _wait(proc: subprocess.Popen, cwd: Path, expected: int) -> None:
+def _wait(proc: subprocess.Popen, cwd: Path, expected: int = 0) -> None:
     try:
         code = proc.wait(timeout=600)
     except subprocess.TimeoutExpired:
@@ -298,16 +316,20 @@ def test_sigkilled_run_resumes_bitwise_equal(tmp_path: Path) -> None:
     data_root = ensure_synthetic("revos", tmp_path / "revos", seed=0)
     full, killed = tmp_path / "full", tmp_path / "killed"
     kill = ["--trainer.callbacks+=test_resume.SigkillAfterStep", "--trainer.callbacks.step=3"]
-    runs = [(_fit_cli(full, data_root=data_root), full, 0), (_fit_cli(killed, *kill, data_root=data_root), killed, -9)]
-    for proc, cwd, code in runs:
-        _wait(proc, cwd, code)
+    runs = [_fit_cli(full, data_root=data_root), _fit_cli(killed, *kill, data_root=data_root)]  # side by side
+    _wait(runs[0], full)
+    _wait(runs[1], killed, -signal.SIGKILL)
     assert not (killed / "steps" / "step=4.ckpt").exists()
+    for step in (2, 3):  # the loader's position is in the checkpoint: 2 and 3 of the epoch's 3 batches
+        loops = torch.load(_checkpoint(killed, step), weights_only=False)["loops"]
+        (position,) = loops["fit_loop"]["state_dict"]["combined_loader"]
+        assert (position["batches"], position["num_batches"]) == (step, 3)
 
     # Resume from mid-epoch (step 2) and from the epoch's end (step 3), each in a fresh process.
     resumed = {step: tmp_path / f"resumed_from_{step}" for step in (2, 3)}
     procs = [_fit_cli(cwd, f"--ckpt_path={_checkpoint(killed, s)}", data_root=data_root) for s, cwd in resumed.items()]
     for proc, cwd in zip(procs, resumed.values()):
-        _wait(proc, cwd, 0)
+        _wait(proc, cwd)
 
     # Every step of the uninterrupted run moved the weights, so each step's rollouts and data mattered.
     weights = [_state(full, step)["parameters"] for step in range(1, STEPS + 1)]

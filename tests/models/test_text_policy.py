@@ -156,6 +156,10 @@ def test_prompts_use_the_chat_template_for_text_and_video_records(qwen2_dir):
         policy.chat_prompt(3)
     with pytest.raises(ValueError, match="empty batch"):
         policy.encode([])
+    with pytest.raises(ValueError, match="max_new_tokens must be >= 1"):
+        policy.generate([TextSample("hi")], max_new_tokens=0)
+    with pytest.raises(ValueError, match="top_p must be in"):
+        policy.generate([TextSample("hi")], top_p=0.0)
 
 
 def _fit_one_step(module: GRPOModule, prompts: list[str], root: Path) -> None:

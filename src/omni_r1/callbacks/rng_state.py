@@ -70,8 +70,9 @@ class RNGStateCallback(L.Callback):
     """Saves every rank's RNG states in checkpoints and restores them when training resumes.
 
     Add it to ``trainer.callbacks`` of every run that should resume exactly. Under DDP the states of all ranks
-    are gathered into the checkpoint (rank 0 writes it) and each rank gets its own back; resuming with another
-    number of processes cannot be exact and only warns.
+    are gathered into the checkpoint (rank 0 writes it) and each rank gets its own back, so the gather is a
+    collective: ``trainer.save_checkpoint`` must run on every rank, as Lightning requires anyway. Resuming with
+    another number of processes cannot be exact and only warns.
     """
 
     def __init__(self) -> None:
@@ -82,6 +83,7 @@ class RNGStateCallback(L.Callback):
         self._trainer = trainer
 
     def state_dict(self) -> dict[str, Any]:
+        """``{"ranks": [states of rank 0, rank 1, ...]}``, captured as the checkpoint is written."""
         states = capture_rng_states()
         world = self._trainer.world_size if self._trainer is not None else 1
         if world > 1 and torch.distributed.is_available() and torch.distributed.is_initialized():
@@ -91,6 +93,11 @@ class RNGStateCallback(L.Callback):
         return {"ranks": [states]}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Keep the states until the first resumed batch (see the module docstring for why not now).
+
+        Raises:
+            KeyError: ``state_dict`` has no non-empty ``ranks`` list.
+        """
         if not isinstance(state_dict.get("ranks"), list) or not state_dict["ranks"]:
             raise KeyError(f"{type(self).__name__} state must hold a non-empty 'ranks' list, got {list(state_dict)}")
         self._pending = state_dict["ranks"]

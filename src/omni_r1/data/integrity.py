@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import wave
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -325,10 +325,3 @@ def valid_indices(report: Report, skip_invalid: bool, layout: str) -> list[int]:
         report.problems[0],
     )
     return kept
-
-
-def add_problems(report: Report, problems: Iterable[tuple[Problem, Iterable[int]]]) -> None:
-    """Append problems to ``report``, each with the prompts it breaks."""
-    for problem, items in problems:
-        report.problems.append(problem)
-        report.bad_items.update(items)

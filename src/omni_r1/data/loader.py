@@ -53,10 +53,11 @@ class ResumableDataLoader(DataLoader):
     """``torch.utils.data.DataLoader`` with ``state_dict`` / ``load_state_dict`` for exact mid-epoch resume.
 
     Takes exactly the arguments of ``DataLoader`` (so Lightning can re-create it, e.g. to inject a
-    ``DistributedSampler``). Without a ``generator`` it makes a private one, seeded from the global torch RNG
-    when the loader is built: a plain ``DataLoader`` would otherwise draw each pass's shuffle order and worker
-    base seed from the global generator, which rollout sampling shares, so where an epoch boundary falls would
-    shift the sampled completions, and that order could not be checkpointed.
+    ``DistributedSampler``). Without a ``generator`` it makes a private one seeded with the global torch seed
+    (``torch.initial_seed()``, what ``seed_everything`` set), drawing nothing from the global generator. A plain
+    ``DataLoader`` draws each pass's shuffle order and worker base seed from the global generator, which rollout
+    sampling shares: every epoch boundary or validation pass would shift the sampled completions, and a resumed
+    run could not reproduce those draws.
 
     Raises:
         TypeError: the dataset is an ``IterableDataset`` (its order is not driven by sampler indices, so skipping
@@ -70,7 +71,7 @@ class ResumableDataLoader(DataLoader):
                 f"ResumableDataLoader needs a map-style dataset, got the IterableDataset {type(self.dataset).__name__}"
             )
         if self.generator is None:
-            self.generator = torch.Generator().manual_seed(int(torch.empty((), dtype=torch.int64).random_()))
+            self.generator = torch.Generator().manual_seed(torch.initial_seed())
             if isinstance(self.sampler, RandomSampler) and self.sampler.generator is None:
                 self.sampler.generator = self.generator
         self._pass_start = self.generator.get_state()  # generator state before the current pass drew from it

@@ -305,7 +305,8 @@ class ReVOSDataset(Dataset[VideoSample]):
     def set_epoch(self, epoch: int) -> None:
         """Draw new training clips for a new epoch (like ``DistributedSampler.set_epoch``).
 
-        Lightning does not call it (it only reaches samplers); the paper's recipe trains a single epoch.
+        Lightning only reaches samplers: :class:`~omni_r1.data.mixture.MixtureSampler` forwards its epoch here; a
+        plain ReVOS loader keeps epoch 0's clips (the paper's recipe trains a single epoch).
         """
         self.epoch = epoch
 

@@ -97,7 +97,8 @@ def as_box_prompts(prompts: Sequence[PromptLike], num_frames: int, rollout: int)
             track = rest[0] if rest else None
             values = torch.as_tensor(box, dtype=torch.float32).reshape(-1).tolist()
         except (TypeError, ValueError, RuntimeError) as error:
-            raise ValueError(f"rollout {rollout}: prompt {prompt!r} is not (frame, (x1, y1, x2, y2)[, track])") from error
+            message = f"rollout {rollout}: prompt {prompt!r} is not (frame, (x1, y1, x2, y2)[, track])"
+            raise ValueError(message) from error
         if len(values) != 4 or not all(math.isfinite(v) for v in values):
             raise ValueError(f"rollout {rollout}: box {box!r} must be 4 finite numbers (x1, y1, x2, y2)")
         if not (values[0] < values[2] and values[1] < values[3]):

@@ -88,7 +88,9 @@ def cache_features(predictor: Any, state: dict, frame_indices: Iterable[int]) ->
     state["cached_features"] = cache
 
 
-def propagate(predictor: Any, state: dict, starts: Sequence[int], reverse: bool = False) -> Iterator[tuple[int, Tensor, Tensor]]:
+def propagate(
+    predictor: Any, state: dict, starts: Sequence[int], reverse: bool = False
+) -> Iterator[tuple[int, Tensor, Tensor]]:
     """Track every object of ``state`` from its own start frame, one direction.
 
     Forward, object ``i`` is tracked on frames ``starts[i] .. n-1``; in reverse, on ``starts[i] .. 0`` (and not at

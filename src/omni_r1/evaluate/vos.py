@@ -5,7 +5,9 @@ the frame's original size, one file per frame listed in the meta file). As in th
 expression whose video folder or any frame file is missing scores 0 (J, F and R). Where the official scripts
 would also silently score 0 (a prediction of the wrong size, an ``anno_id`` absent from ``mask_dict.json``), the
 kit stops with an error naming the file: those are pipeline bugs, not missing predictions. Expressions without
-``type_id`` count as referring, as in the kit's ReVOS reader (the official script would stop on them).
+``type_id`` count as referring, as in the kit's ReVOS reader (the official script would stop on them). The official
+MeViS script scores a missing video folder 0 but crashes on a missing file inside an existing one; the kit scores
+both 0, like the ReVOS script.
 """
 
 from __future__ import annotations

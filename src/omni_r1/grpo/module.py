@@ -24,6 +24,7 @@ from omni_r1.grpo.advantages import SCALES, group_advantages, group_reward_stats
 from omni_r1.grpo.loss import LOSS_TYPES, policy_loss
 from omni_r1.grpo.reference import ReferencePolicy
 from omni_r1.models.global_system import GlobalSystem, PromptBatch, Rollouts
+from omni_r1.models.text_policy import TextPolicy
 from omni_r1.rewards.hierarchical import HierarchicalReward
 
 
@@ -53,7 +54,8 @@ class GRPOModule(L.LightningModule):
     """Group Relative Policy Optimisation of the Global system.
 
     Args:
-        policy: the Global system being trained (LoRA / 4-bit / full, set in its own config).
+        policy: the Global system being trained (LoRA / 4-bit / full, set in its own config), or a text-only
+            ``TextPolicy`` (benchmarks against text GRPO trainers).
         reward: the hierarchical reward; its weights select the terms (a term whose inputs are not produced, e.g.
             masks without a Detail system, must have weight 0).
         optimizer: optimizer factory over the trainable parameters.
@@ -77,7 +79,7 @@ class GRPOModule(L.LightningModule):
 
     def __init__(
         self,
-        policy: GlobalSystem,
+        policy: GlobalSystem | TextPolicy,
         reward: HierarchicalReward | None = None,
         optimizer: OptimizerCallable = torch.optim.AdamW,
         scheduler: LRSchedulerCallable | None = None,

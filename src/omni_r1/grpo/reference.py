@@ -12,6 +12,7 @@ import copy
 from torch import Tensor, nn
 
 from omni_r1.models.global_system import GlobalSystem, PromptBatch, Rollouts
+from omni_r1.models.text_policy import TextPolicy
 
 
 class ReferencePolicy(nn.Module):
@@ -21,7 +22,7 @@ class ReferencePolicy(nn.Module):
     left out of checkpoints (see ``GRPOModule.on_save_checkpoint``) because they equal the initial weights.
     """
 
-    def __init__(self, policy: GlobalSystem) -> None:
+    def __init__(self, policy: GlobalSystem | TextPolicy) -> None:
         super().__init__()
         object.__setattr__(self, "_policy", policy)  # not a submodule: the policy is registered by its owner
         self.uses_adapters = policy.has_adapters
@@ -30,7 +31,7 @@ class ReferencePolicy(nn.Module):
             self.frozen = copy.deepcopy(policy.model).eval().requires_grad_(False)
 
     def logps(self, prompt: PromptBatch, rollouts: Rollouts, temperature: float) -> Tensor:
-        policy: GlobalSystem = self._policy
+        policy = self._policy
         if self.uses_adapters:
             with policy.adapters_disabled():
                 return policy.completion_logps(prompt, rollouts, temperature=temperature)

@@ -276,6 +276,10 @@ class TextPolicy(nn.Module):
         do_sample: bool = True,
     ) -> Rollouts:
         """Sample ``num_generations`` completions per prompt; everything after the first EOS is masked out."""
+        if num_generations < 1 or max_new_tokens < 1:
+            raise ValueError(
+                f"num_generations and max_new_tokens must be >= 1, got {num_generations}, {max_new_tokens}"
+            )
         if do_sample and temperature <= 0:
             raise ValueError(f"temperature must be > 0 when sampling, got {temperature}")
         if not 0 < top_p <= 1:

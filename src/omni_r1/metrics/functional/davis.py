@@ -99,7 +99,8 @@ def disk_dilation(masks: Tensor, radius: int) -> Tensor:
     The disk is split into its horizontal chords: row offset ``dy`` spans ``|dx| <= isqrt(r² - dy²)``. Each chord
     is a sliding-window count from one integer prefix sum along the width, then shifted by ``dy``. Everything is
     integer or bool, so the result is exact on any device, and memory stays O(T·H·W) whatever the radius (a
-    dense (2r+1)² convolution or unfold would need far more for 480p frames).
+    dense (2r+1)² convolution or unfold would need far more for 480p frames). :func:`boundary_f_measure` reads the
+    dilation only at boundary pixels and does not build it; this full map is its dense counterpart.
     """
     if masks.ndim != 3 or masks.dtype != torch.bool:
         raise ValueError(f"disk_dilation expects (T, H, W) bool masks, got {masks.dtype} of shape {tuple(masks.shape)}")

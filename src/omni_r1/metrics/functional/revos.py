@@ -17,6 +17,8 @@ What the official script does, per expression of ``meta_expressions_valid_.json`
 Ambiguities, and what the kit does: the official script averages the subsets in the order its worker processes
 finish, which changes the last bit of a mean; the kit uses the order of the meta file. Robustness is a mean over
 all frames of the video, including frames where the target is absent (that is where hallucinated masks show).
+The official script also reports a pixel accuracy ``A = mean(gt == pred)``; with 0/1 ground truth against 0/255
+predictions it only counts true-negative pixels, no paper reports it, and the kit leaves it out.
 """
 
 from __future__ import annotations

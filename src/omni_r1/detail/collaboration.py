@@ -1,0 +1,184 @@
+"""The collaboration step: the Global system's answers executed by the Detail system, for a whole group.
+
+For one prompt and its G completions:
+
+1. each completion's answer is parsed and mapped to at most K0 keyframes of the S1 clip, each with its rewritten
+   description (RefAVS: frame 0 with the answer's description);
+2. the grounder boxes every distinct (keyframe, description) request once, in one batched call: greedy grounders
+   answer a repeated request identically, and rollouts of a group repeat each other often;
+3. VOS only: the boxes become prompts (one object per box, or boxes linked to ground-truth objects) and the
+   segmenter tracks all rollouts in one call over the S1 clip.
+
+The result is one :class:`~omni_r1.rewards.records.DetailOutput` per completion, exactly what
+``HierarchicalReward(completions, sample, details=...)`` consumes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from omni_r1.data.types import VideoSample
+from omni_r1.detail.matching import per_box_prompts, per_object_prompts
+from omni_r1.detail.protocols import BoxPrompt, Grounder, Segmenter
+from omni_r1.rewards.boxes import masks_to_boxes_or_empty
+from omni_r1.rewards.keyframes import KEYFRAME_MODES, Keyframe, KeyframeMode, select_keyframes
+from omni_r1.rewards.parse import first_answer_block, parse_answer
+from omni_r1.rewards.records import DetailOutput
+from omni_r1.rewards.targets import ClipTargets
+
+ObjectPrompts = Literal["per_box", "per_object"]
+
+
+class DetailSystem:
+    """Grounder + segmenter behind one call per group.
+
+    Args:
+        grounder: boxes for (keyframe, description) requests.
+        segmenter: masks from box prompts over the S1 clip; ``None`` skips segmentation (masks stay ``None``,
+            so the reward's ``mask`` term must then have weight 0).
+        max_keyframes: K0, keyframes handed over per completion (must equal the reward's).
+        keyframe_mode: ``"start"`` or ``"interval"`` (must equal the reward's).
+        object_prompts: ``"per_box"`` (every box a segmenter object, the paper's batched pass) or ``"per_object"``
+            (boxes Hungarian-matched to ground-truth objects per keyframe and tracked as one object each, the
+            reference code's layout; needs ground-truth masks), see :mod:`omni_r1.detail.matching`.
+        max_description_chars: descriptions are cut to this length before grounding (a sampled answer can hold
+            kilobytes of text; a grounding prompt need not).
+    """
+
+    def __init__(
+        self,
+        grounder: Grounder,
+        segmenter: Segmenter | None = None,
+        max_keyframes: int = 4,
+        keyframe_mode: KeyframeMode = "start",
+        object_prompts: ObjectPrompts = "per_box",
+        max_description_chars: int = 512,
+    ) -> None:
+        if max_keyframes < 1:
+            raise ValueError(f"DetailSystem: max_keyframes must be >= 1, got {max_keyframes}")
+        if keyframe_mode not in KEYFRAME_MODES:
+            raise ValueError(f"DetailSystem: keyframe_mode must be one of {KEYFRAME_MODES}, got {keyframe_mode!r}")
+        if object_prompts not in ("per_box", "per_object"):
+            raise ValueError(f"DetailSystem: object_prompts must be 'per_box' or 'per_object', got {object_prompts!r}")
+        self.grounder = grounder
+        self.segmenter = segmenter
+        self.max_keyframes = max_keyframes
+        self.keyframe_mode = keyframe_mode
+        self.object_prompts = object_prompts
+        self.max_description_chars = max_description_chars
+
+    def bind(self, policy: nn.Module, frozen: nn.Module | None = None) -> DetailSystem:
+        """Hand the policy (and a frozen reference copy) to a grounder that grounds with it."""
+        bind = getattr(self.grounder, "bind", None)
+        if callable(bind):
+            bind(policy, frozen)
+        return self
+
+    # ------------------------------------------------------------------ hand-over
+    def keyframes(self, sample: VideoSample, completion: str) -> list[Keyframe]:
+        """The keyframes and descriptions one completion hands over (RefAVS: frame 0, or none)."""
+        if sample.task == "avs":
+            parsed = parse_answer(completion)
+            if parsed is not None and parsed.segments:
+                description = parsed.segments[0].description
+            else:  # RefAVS answers may be the rewritten description as plain text
+                description = (first_answer_block(completion) or "").strip()
+            return [Keyframe(0, description)] if description.strip() else []
+        if sample.task != "vos":
+            raise ValueError(
+                f"VideoSample {sample.video_id}: the Detail system runs on 'vos' and 'avs' prompts, got {sample.task!r}"
+            )
+        selection = select_keyframes(
+            parse_answer(completion), len(sample.s1_indices), sample.fps, self.max_keyframes, self.keyframe_mode
+        )
+        return selection.keyframes
+
+    # ------------------------------------------------------------------ the step
+    def run(self, sample: VideoSample, completions: Sequence[str]) -> list[DetailOutput]:
+        """One :class:`DetailOutput` per completion: keyframes (S1-clip indices), boxes per keyframe in original
+        pixels and, for VOS with a segmenter, ``(n, H, W)`` bool masks over the S1 clip.
+
+        Raises:
+            ValueError: a task without a Detail system, a grounder answer of the wrong shape, or ``per_object``
+                prompts on a sample without ground-truth objects.
+        """
+        clip = sample.frames[sample.s1_indices.long()]  # (n, 3, H, W)
+        handed = [self.keyframes(sample, text) for text in completions]
+        targets = ClipTargets.from_sample(sample) if self._needs_targets() else None
+        boxes = self._ground(sample, clip, handed, targets)
+        outputs = [
+            DetailOutput(keyframes=[k.index for k in frames], boxes=rollout_boxes)
+            for frames, rollout_boxes in zip(handed, boxes)
+        ]
+        if sample.task == "vos" and self.segmenter is not None:
+            prompts = [self._prompts(output, targets, sample) for output in outputs]
+            masks = self.segmenter.segment(clip, prompts)
+            for output, mask in zip(outputs, masks, strict=True):
+                output.masks = mask if output.keyframes else None
+        return outputs
+
+    def segment_video(self, sample: VideoSample, outputs: Sequence[DetailOutput]) -> list[Tensor]:
+        """``(T, H, W)`` masks over the *whole* video (evaluation): keyframes mapped back to original frames.
+
+        Raises:
+            ValueError: no segmenter.
+        """
+        if self.segmenter is None:
+            raise ValueError("DetailSystem.segment_video needs a segmenter")
+        targets = ClipTargets.from_sample(sample) if self.object_prompts == "per_object" else None
+        original = sample.s1_indices.long().tolist()
+        prompts = [
+            [p._replace(frame=original[p.frame]) for p in self._prompts(output, targets, sample)] for output in outputs
+        ]
+        return self.segmenter.segment(sample.frames, prompts)
+
+    # ------------------------------------------------------------------ parts
+    def _needs_targets(self) -> bool:
+        return bool(getattr(self.grounder, "needs_ground_truth", False)) or self.object_prompts == "per_object"
+
+    def _ground(
+        self, sample: VideoSample, clip: Tensor, handed: list[list[Keyframe]], targets: ClipTargets | None
+    ) -> list[list[Tensor]]:
+        """Boxes per rollout and keyframe; each distinct (keyframe, description) is grounded once."""
+        requests: dict[tuple[int, str], int] = {}
+        for frames in handed:
+            for keyframe in frames:
+                requests.setdefault((keyframe.index, keyframe.description[: self.max_description_chars]), len(requests))
+        keys = list(requests)
+        gt_boxes = None
+        if getattr(self.grounder, "needs_ground_truth", False):
+            gt_boxes = [self._gt_boxes(sample.task, targets, index) for index, _ in keys]
+        found = self.grounder.ground(
+            [clip[index] for index, _ in keys], [text for _, text in keys], task=sample.task, gt_boxes=gt_boxes
+        )
+        if len(found) != len(keys):
+            raise ValueError(f"grounder returned {len(found)} box sets for {len(keys)} requests")
+        for boxes in found:
+            if boxes.ndim != 2 or boxes.shape[1] != 4:
+                raise ValueError(f"grounder returned boxes of shape {tuple(boxes.shape)}; expected (m, 4)")
+        return [
+            [found[requests[(k.index, k.description[: self.max_description_chars])]] for k in frames]
+            for frames in handed
+        ]
+
+    @staticmethod
+    def _gt_boxes(task: str, targets: ClipTargets, index: int) -> Tensor:
+        """Ground truth an oracle grounder returns: RefAVS the union's box, VOS the visible objects' boxes."""
+        if task == "avs":
+            box, present = masks_to_boxes_or_empty(targets.union[index])
+            return box[None] if bool(present) else torch.zeros(0, 4)
+        return targets.boxes[targets.presence[:, index], index]
+
+    def _prompts(self, output: DetailOutput, targets: ClipTargets | None, sample: VideoSample) -> list[BoxPrompt]:
+        if self.object_prompts == "per_box":
+            return per_box_prompts(output.boxes, output.keyframes)
+        if targets is None or targets.num_objects == 0:
+            raise ValueError(
+                f"VideoSample {sample.video_id}/{sample.exp_id}: object_prompts='per_object' links boxes to "
+                "ground-truth objects, but the sample has none; use 'per_box'"
+            )
+        return per_object_prompts(output.boxes, output.keyframes, targets)
