@@ -95,7 +95,7 @@ def test_each_frame_is_encoded_once(tiny_sam2, frames) -> None:
 
 def test_memory_state_mirrors_init_state(tiny_sam2, frames, tmp_path: Path) -> None:
     for index, frame in enumerate(frames):
-        Image.fromarray(frame.permute(1, 2, 0).numpy()).save(tmp_path / f"{index:05d}.jpg", quality=100)
+        Image.fromarray(frame.permute(1, 2, 0).numpy()).save(tmp_path / f"{index:05d}.jpg", quality=100, subsampling=0)
     with torch.inference_mode():
         reference = tiny_sam2.init_state(str(tmp_path))
     ours = memory_state(tiny_sam2, frames)
@@ -103,7 +103,7 @@ def test_memory_state_mirrors_init_state(tiny_sam2, frames, tmp_path: Path) -> N
     assert (ours["video_height"], ours["video_width"], ours["num_frames"]) == (24, 32, 4)
     assert ours["images"].shape == reference["images"].shape
     # JPEG is lossy even at quality 100: the in-memory frames are close to, not equal to, the loader's.
-    assert (ours["images"] - reference["images"]).abs().mean() < 0.1
+    assert (ours["images"] - reference["images"]).abs().mean() < 0.02
 
 
 def test_errors(tiny_sam2, frames) -> None:

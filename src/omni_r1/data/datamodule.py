@@ -8,6 +8,7 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from omni_r1.data.loader import ResumableDataLoader
 from omni_r1.data.types import collate_samples
 
 STAGE_PARTS: dict[str, tuple[str, ...]] = {
@@ -53,7 +54,7 @@ class SplitDataModule(L.LightningDataModule):
 
     def loader(self, part: str, shuffle: bool) -> DataLoader:
         """A loader over ``part`` yielding lists of records (prompts differ in shape and are never stacked)."""
-        return DataLoader(
+        return ResumableDataLoader(  # its position is checkpointed: exact mid-epoch resume
             self.dataset(part),
             batch_size=self.batch_size,
             shuffle=shuffle,

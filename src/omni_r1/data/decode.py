@@ -97,5 +97,5 @@ def decode_rles_into(out: Tensor, rles: Sequence[dict[str, Any] | None], sources
             encoded.append(mask_utils.frPyObjects({"size": [height, width], "counts": counts}, height, width))
         else:
             encoded.append({"size": [height, width], "counts": counts.encode() if isinstance(counts, str) else counts})
-    decoded = torch.from_numpy(mask_utils.decode(encoded))  # (H, W, T) in Fortran order
-    out.copy_(decoded.permute(2, 0, 1))  # one pass: transpose to (T, H, W) and uint8 -> bool (non-zero = object)
+    decoded = torch.from_numpy(mask_utils.decode(encoded))  # (H, W, T) uint8 0/1 in Fortran order
+    out.view(torch.uint8).copy_(decoded.permute(2, 0, 1))  # one transposing pass; 0/1 bytes are valid bools

@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader, Dataset
 from omni_r1.data.integrity import CheckLevel, Report, Requirement, check_requirements, found, valid_indices
 from omni_r1.data.io import read_audio, read_frames, read_mask_png
 from omni_r1.data.layout import DatasetFormatError, require_paths
+from omni_r1.data.loader import ResumableDataLoader
 from omni_r1.data.synthetic import ensure_synthetic
 from omni_r1.data.types import VideoSample, collate_samples
 
@@ -223,7 +224,7 @@ class RefAVSDataModule(L.LightningDataModule):
     def _loader(self, part: str, shuffle: bool) -> DataLoader:
         if part not in self.datasets:
             self.datasets[part] = RefAVSDataset(self.root, self.splits[part], **self.checks)
-        return DataLoader(
+        return ResumableDataLoader(  # its position is checkpointed: exact mid-epoch resume
             self.datasets[part],
             batch_size=self.batch_size,
             shuffle=shuffle,

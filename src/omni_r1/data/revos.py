@@ -31,6 +31,7 @@ from omni_r1.data.integrity import (
     valid_indices,
 )
 from omni_r1.data.layout import DatasetFormatError, require_paths
+from omni_r1.data.loader import ResumableDataLoader
 from omni_r1.data.sampling import sample_s1_indices
 from omni_r1.data.synthetic import ensure_synthetic
 from omni_r1.data.types import VideoSample, collate_samples
@@ -440,7 +441,7 @@ class ReVOSDataModule(L.LightningDataModule):
             self._dataset(part)
 
     def _loader(self, part: str, shuffle: bool) -> DataLoader:
-        return DataLoader(
+        return ResumableDataLoader(  # its position is checkpointed: exact mid-epoch resume
             self._dataset(part),
             batch_size=self.batch_size,
             shuffle=shuffle,

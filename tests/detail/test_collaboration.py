@@ -1,0 +1,131 @@
+"""DetailSystem.run on a synthetic ReVOS / RefAVS prompt, checked through the rewards that consume it.
+
+The sample is described in ``conftest.py``: clip frame ``k`` shows object 0 at cols ``2+2k .. 9+2k`` × rows 4–11
+and, on frames 3–5, object 1 at cols 20–27 × rows 14–19.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import pytest
+import torch
+
+from omni_r1.detail import BoxSegmenter, DetailSystem, OracleGrounder, ReferenceGrounder, SAM2Segmenter
+from omni_r1.models.global_system import PixelBudget
+from omni_r1.models.loading import LoraConfig
+from omni_r1.rewards import HierarchicalReward
+from omni_r1.rewards.records import DetailOutput
+
+
+def answer(*moments: tuple[str, str]) -> str:
+    blocks = [{"start_time": start, "end_time": start, "description": text} for start, text in moments]
+    return f"<think>I look at the clip.</think><answer>{json.dumps(blocks)}</answer>"
+
+
+COMPLETIONS = [
+    answer(("00:00.50", "the box"), ("00:02.00", "the bright box")),  # keyframes 1 and 4
+    answer(("00:00.50", "the box"), ("00:02.00", "the bright box")),  # the same answer again
+    "<think>no answer block",
+    answer(("00:01.00", "the box")),  # keyframe 2
+]
+
+
+class RecordingOracle(OracleGrounder):
+    """The oracle grounder, remembering each call's descriptions (to check that requests are deduplicated)."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def ground(self, images: Sequence[torch.Tensor], descriptions: Sequence[str], **kwargs) -> list[torch.Tensor]:
+        self.calls.append(list(descriptions))
+        return super().ground(images, descriptions, **kwargs)
+
+
+def test_oracle_boxes_and_box_masks_give_hand_computed_rewards(vos_sample) -> None:
+    grounder = RecordingOracle()
+    outputs = DetailSystem(grounder, BoxSegmenter()).run(vos_sample, COMPLETIONS)
+    assert [o.keyframes for o in outputs] == [[1, 4], [1, 4], [], [2]]
+    assert len(grounder.calls) == 1 and sorted(grounder.calls[0]) == ["the box", "the box", "the bright box"]
+    torch.testing.assert_close(outputs[0].boxes[0], torch.tensor([[4.0, 4.0, 12.0, 12.0]]))
+    torch.testing.assert_close(outputs[0].boxes[1], torch.tensor([[10.0, 4.0, 18.0, 12.0], [20.0, 14.0, 28.0, 20.0]]))
+    assert outputs[2].masks is None and outputs[2].boxes == []
+    assert outputs[0].masks.shape == (6, 24, 32) and outputs[0].masks.dtype == torch.bool
+
+    terms = HierarchicalReward()(COMPLETIONS, vos_sample, details=outputs).terms
+    torch.testing.assert_close(terms["box"], torch.tensor([1.0, 1.0, 0.0, 1.0]))
+    # Rollout 0: frames 0-2 get the frame-1 box (J 0.6, 1, 0.6), frames 3-5 the frame-4 boxes (J 0.75, 1, 0.75).
+    # Rollout 3: every frame gets the frame-2 box: J = 1/3, 0.6, 1, 0.375, 2/9, 0.1.
+    expected = torch.tensor([4.7 / 6, 4.7 / 6, 0.0, (1 / 3 + 0.6 + 1 + 0.375 + 2 / 9 + 0.1) / 6])
+    torch.testing.assert_close(terms["mask"], expected)
+
+
+def test_refavs_grounds_frame_zero_without_a_segmenter(avs_sample) -> None:
+    completions = [
+        answer(("00:00.00", "the bright box")),
+        "<think>the sound comes from the left</think><answer>the bright box on the left</answer>",
+        "<think>nothing</think>",
+    ]
+    outputs = DetailSystem(OracleGrounder(), BoxSegmenter()).run(avs_sample, completions)
+    assert [o.keyframes for o in outputs] == [[0], [0], []]
+    assert all(o.masks is None for o in outputs)
+    torch.testing.assert_close(outputs[0].boxes[0], torch.tensor([[2.0, 4.0, 10.0, 12.0]]))  # union box, frame 0
+    terms = HierarchicalReward()(completions, avs_sample, details=outputs).terms
+    torch.testing.assert_close(terms["refavs"], torch.tensor([1.0, 1.0, 0.0]))
+
+
+def test_long_descriptions_are_cut_before_grounding(vos_sample) -> None:
+    grounder = RecordingOracle()
+    DetailSystem(grounder, max_description_chars=10).run(vos_sample, [answer(("00:00.00", "x" * 1000))])
+    assert grounder.calls == [["x" * 10]]
+
+
+def test_segment_video_maps_keyframes_back_to_original_frames(vos_sample) -> None:
+    system = DetailSystem(OracleGrounder(), BoxSegmenter())
+    outputs = system.run(vos_sample, COMPLETIONS[:1])
+    (video,) = system.segment_video(vos_sample, outputs)
+    assert video.shape == (12, 24, 32)
+    # Keyframes 1 and 4 are original frames 2 and 8: frames 0-5 (5 is a tie) take the first, 6-11 the second.
+    assert all(torch.equal(video[t], outputs[0].masks[1]) for t in range(6))
+    assert all(torch.equal(video[t], outputs[0].masks[4]) for t in range(6, 12))
+
+
+def test_sam2_per_box_and_per_object(vos_sample, tiny_sam2) -> None:
+    segmenter = SAM2Segmenter(predictor=tiny_sam2, start="first_frame")
+    reward = HierarchicalReward()
+    # per_box: one object per box (3 in rollout 0); per_object: one per linked ground-truth object (object 0 at
+    # keyframes 1 and 4, object 1 at 4: 2 in rollout 0). Rollout 1 repeats rollout 0 and is tracked for free.
+    for layout, stats in (("per_box", (3 + 3 + 0 + 1, 4)), ("per_object", (2 + 2 + 0 + 1, 3))):
+        outputs = DetailSystem(OracleGrounder(), segmenter, object_prompts=layout).run(vos_sample, COMPLETIONS)
+        assert [o.masks.shape if o.masks is not None else None for o in outputs] == [(6, 24, 32)] * 2 + [None] + [
+            (6, 24, 32)
+        ]
+        assert torch.equal(outputs[0].masks, outputs[1].masks)
+        assert (segmenter.last_stats.objects, segmenter.last_stats.tracked) == stats  # rollout 1 repeats rollout 0
+        terms = reward(COMPLETIONS, vos_sample, details=outputs).terms
+        assert ((terms["mask"] >= 0) & (terms["mask"] <= 1)).all() and terms["mask"][2] == 0
+
+
+def test_reference_grounder_end_to_end(vos_sample, tiny_policy_factory) -> None:
+    policy = tiny_policy_factory(lora=LoraConfig(r=4))
+    grounder = ReferenceGrounder(pixels=PixelBudget(4 * 28 * 28, 8 * 28 * 28), max_new_tokens=8)
+    outputs = DetailSystem(grounder, BoxSegmenter()).bind(policy).run(vos_sample, COMPLETIONS)
+    assert all(isinstance(o, DetailOutput) for o in outputs) and len(outputs) == 4
+    assert all(b.shape[1] == 4 for o in outputs for b in o.boxes)
+    terms = HierarchicalReward()(COMPLETIONS, vos_sample, details=outputs).terms
+    assert torch.isfinite(terms["box"]).all() and torch.isfinite(terms["mask"]).all()
+
+
+def test_errors(vos_sample) -> None:
+    with pytest.raises(ValueError, match="object_prompts"):
+        DetailSystem(OracleGrounder(), object_prompts="per_frame")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="max_keyframes"):
+        DetailSystem(OracleGrounder(), max_keyframes=0)
+    vos_sample.task = "grounding"
+    with pytest.raises(ValueError, match="'vos' and 'avs'"):
+        DetailSystem(OracleGrounder()).run(vos_sample, COMPLETIONS)
+    vos_sample.task = "vos"
+    vos_sample.masks = vos_sample.masks[:0]
+    with pytest.raises(ValueError, match="per_object"):
+        DetailSystem(OracleGrounder(), BoxSegmenter(), object_prompts="per_object").run(vos_sample, COMPLETIONS)
