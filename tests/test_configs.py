@@ -15,7 +15,9 @@ GROUPS = ("model", "data", "trainer")
 
 
 def _config_files() -> list[Path]:
-    return sorted([*REPO.glob("configs/**/*.yaml"), *REPO.glob("experiments/**/*.yaml")])
+    """Training configs; sweep grids (lists of overrides) are checked by tests/test_sweep.py."""
+    files = [*REPO.glob("configs/**/*.yaml"), *REPO.glob("experiments/**/*.yaml")]
+    return sorted(p for p in files if "sweeps" not in p.relative_to(REPO).parts)
 
 
 def _args_for(path: Path) -> list[str]:

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from omni_r1.detail import BoxSegmenter, DetailSystem, OracleGrounder, ReferenceGrounder, SAM2Segmenter
 from omni_r1.models.global_system import PixelBudget
@@ -129,3 +131,29 @@ def test_errors(vos_sample) -> None:
     vos_sample.masks = vos_sample.masks[:0]
     with pytest.raises(ValueError, match="per_object"):
         DetailSystem(OracleGrounder(), BoxSegmenter(), object_prompts="per_object").run(vos_sample, COMPLETIONS)
+
+
+moment = st.fixed_dictionaries(
+    {
+        "start_time": st.one_of(st.text(max_size=12), st.floats(allow_nan=True), st.integers(-(10**30), 10**30)),
+        "end_time": st.one_of(st.text(max_size=12), st.floats(allow_nan=True)),
+        "description": st.text(max_size=40),
+    }
+)
+completion = st.one_of(
+    st.text(max_size=300),
+    st.lists(moment, max_size=6).map(lambda ms: f"<think>t</think><answer>{json.dumps(ms)}</answer>"),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(completion, min_size=1, max_size=4))
+def test_any_completions_give_rewardable_outputs(vos_sample, completions: list[str]) -> None:
+    outputs = DetailSystem(OracleGrounder(), BoxSegmenter()).run(vos_sample, completions)
+    assert len(outputs) == len(completions)
+    for output in outputs:
+        assert len(output.keyframes) <= 4 and all(0 <= k < 6 for k in output.keyframes)
+        assert (output.masks is None) == (not output.keyframes)
+    out = HierarchicalReward()(completions, vos_sample, details=outputs)
+    assert torch.isfinite(out.total).all()
+    assert ((out.terms["mask"] >= 0) & (out.terms["mask"] <= 1)).all()

@@ -16,6 +16,7 @@ The result is one :class:`~omni_r1.rewards.records.DetailOutput` per completion,
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Literal
 
 import torch
@@ -31,6 +32,12 @@ from omni_r1.rewards.records import DetailOutput
 from omni_r1.rewards.targets import ClipTargets
 
 ObjectPrompts = Literal["per_box", "per_object"]
+
+
+def _on_cpu(sample: VideoSample) -> VideoSample:
+    """The sample with frames and masks on the CPU, where processors, matching and rewards work (a model moves
+    its inputs to its own device); a no-op for a sample that is already there."""
+    return replace(sample, frames=sample.frames.cpu(), masks=sample.masks.cpu(), s1_indices=sample.s1_indices.cpu())
 
 
 class DetailSystem:
@@ -106,6 +113,7 @@ class DetailSystem:
             ValueError: a task without a Detail system, a grounder answer of the wrong shape, or ``per_object``
                 prompts on a sample without ground-truth objects.
         """
+        sample = _on_cpu(sample)
         clip = sample.frames[sample.s1_indices.long()]  # (n, 3, H, W)
         handed = [self.keyframes(sample, text) for text in completions]
         targets = ClipTargets.from_sample(sample) if self._needs_targets() else None
@@ -129,6 +137,7 @@ class DetailSystem:
         """
         if self.segmenter is None:
             raise ValueError("DetailSystem.segment_video needs a segmenter")
+        sample = _on_cpu(sample)
         targets = ClipTargets.from_sample(sample) if self.object_prompts == "per_object" else None
         original = sample.s1_indices.long().tolist()
         prompts = [

@@ -20,12 +20,14 @@ from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor
 
 from omni_r1.data.types import VideoSample
+from omni_r1.detail.collaboration import DetailSystem
 from omni_r1.grpo.advantages import SCALES, group_advantages, group_reward_stats
 from omni_r1.grpo.loss import LOSS_TYPES, policy_loss
 from omni_r1.grpo.reference import ReferencePolicy
 from omni_r1.models.global_system import GlobalSystem, PromptBatch, Rollouts
 from omni_r1.models.text_policy import TextPolicy
 from omni_r1.rewards.hierarchical import HierarchicalReward
+from omni_r1.rewards.records import DetailOutput
 
 
 @dataclass
@@ -39,6 +41,7 @@ class Experience:
         advantages: ``(B*G,)`` grouped advantages.
         old_logps: ``(B*G, C)`` log-probs at sampling time (μ > 1), else ``None`` (on-policy).
         ref_logps: ``(B*G, C)`` reference log-probs (β > 0), else ``None``.
+        details: per prompt, the Detail system's output for each completion (keyframes, boxes, masks), or ``None``.
     """
 
     prompt: PromptBatch
@@ -48,6 +51,7 @@ class Experience:
     advantages: Tensor
     old_logps: Tensor | None = None
     ref_logps: Tensor | None = None
+    details: list[list[DetailOutput]] | None = None
 
 
 class GRPOModule(L.LightningModule):
@@ -58,6 +62,8 @@ class GRPOModule(L.LightningModule):
             ``TextPolicy`` (benchmarks against text GRPO trainers).
         reward: the hierarchical reward; its weights select the terms (a term whose inputs are not produced, e.g.
             masks without a Detail system, must have weight 0).
+        detail: the Detail system (grounder + segmenter) that executes each answer online; its boxes and masks feed
+            the reward's ``box`` / ``mask`` / ``refavs`` terms. ``None`` scores the answers' text only.
         optimizer: optimizer factory over the trainable parameters.
         scheduler: learning-rate scheduler factory, stepped once per optimizer step.
         num_generations: G, completions sampled per prompt (8 in the paper).
@@ -81,6 +87,7 @@ class GRPOModule(L.LightningModule):
         self,
         policy: GlobalSystem | TextPolicy,
         reward: HierarchicalReward | None = None,
+        detail: DetailSystem | None = None,
         optimizer: OptimizerCallable = torch.optim.AdamW,
         scheduler: LRSchedulerCallable | None = None,
         num_generations: int = 8,
@@ -109,7 +116,7 @@ class GRPOModule(L.LightningModule):
             )
         if num_iterations < 1:
             raise ValueError(f"num_iterations must be >= 1, got {num_iterations}")
-        self.save_hyperparameters(ignore=["policy", "reward", "optimizer", "scheduler"])
+        self.save_hyperparameters(ignore=["policy", "reward", "detail", "optimizer", "scheduler"])
         self.automatic_optimization = False
         self.policy = policy
         self.reward = reward if reward is not None else HierarchicalReward()
@@ -130,15 +137,24 @@ class GRPOModule(L.LightningModule):
         self.max_grad_norm = max_grad_norm
         self.log_completions_every_n_steps = log_completions_every_n_steps
         self.reference = ReferencePolicy(policy) if beta > 0 else None
+        self.last_experience: Experience | None = None
+        # The S2 grounder of the paper is the frozen initial policy: adapters off (LoRA) or the reference copy.
+        self.detail = detail.bind(policy, self.reference.frozen if self.reference else None) if detail else None
 
     # ------------------------------------------------------------------ rollouts and rewards
-    def score(self, batch: list[VideoSample], rollouts: Rollouts) -> tuple[Tensor, dict[str, Tensor]]:
-        """``(B*G,)`` rewards and per-term values, prompt by prompt (the detail system plugs in here)."""
+    def score(
+        self, batch: list[VideoSample], rollouts: Rollouts, details: list[list[DetailOutput]] | None = None
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        """``(B*G,)`` rewards and per-term values, prompt by prompt; ``details`` are the Detail system's outputs
+        per prompt (one per completion)."""
         G = self.num_generations
         lengths = rollouts.completion_mask.sum(dim=1).cpu()
         totals, terms = [], {}
         for i, sample in enumerate(batch):
-            out = self.reward(rollouts.texts[i * G : (i + 1) * G], sample, num_tokens=lengths[i * G : (i + 1) * G])
+            texts = rollouts.texts[i * G : (i + 1) * G]
+            out = self.reward(
+                texts, sample, details=details[i] if details else None, num_tokens=lengths[i * G : (i + 1) * G]
+            )
             totals.append(out.total)
             for name, value in out.terms.items():
                 terms.setdefault(name, []).append(value)
@@ -178,7 +194,11 @@ class GRPOModule(L.LightningModule):
             temperature=self.temperature,
             top_p=self.top_p,
         )
-        rewards, terms = self.score(batch, rollouts)
+        details = None
+        if self.detail is not None:
+            G = self.num_generations
+            details = [self.detail.run(s, rollouts.texts[i * G : (i + 1) * G]) for i, s in enumerate(batch)]
+        rewards, terms = self.score(batch, rollouts, details)
         advantages = group_advantages(rewards, G, scale=self.scale_rewards, std_floor=self.std_floor)
         return Experience(
             prompt=prompt,
@@ -188,6 +208,7 @@ class GRPOModule(L.LightningModule):
             advantages=advantages,
             old_logps=self._score_logps(prompt, rollouts, reference=False) if self.num_iterations > 1 else None,
             ref_logps=self._score_logps(prompt, rollouts, reference=True) if self.beta > 0 else None,
+            details=details,
         )
 
     def update(self, exp: Experience) -> tuple[Tensor, dict[str, Tensor]]:
@@ -232,6 +253,7 @@ class GRPOModule(L.LightningModule):
     def training_step(self, batch: list[VideoSample], batch_idx: int) -> Tensor:
         exp = self.make_experience(batch)
         loss, metrics = self.update(exp)
+        self.last_experience = exp  # read by callbacks that draw what the two systems did
         self._log_step(exp, metrics, loss)
         if self.log_completions_every_n_steps and self.global_step % self.log_completions_every_n_steps == 0:
             self._log_completions(batch, exp)

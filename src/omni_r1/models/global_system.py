@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from omni_r1.data.types import VideoSample
 from omni_r1.models.hub import resolve_pretrained
 from omni_r1.models.loading import LoraConfig, QuantizationConfig, load_thinker
-from omni_r1.models.media import MediaFeatures, encode_media
+from omni_r1.models.media import MediaFeatures, encode_media, unwrap_thinker
 from omni_r1.prompts import PromptBuilder
 
 # Tokens a policy must never produce: they are placeholders for encoder features or modality delimiters, and a
@@ -354,10 +354,13 @@ class GlobalSystem(nn.Module):
         ids = torch.cat([rollouts.prompt_ids, rollouts.completion_ids], dim=1)
         mask = torch.cat([rollouts.prompt_mask, rollouts.completion_mask], dim=1)
         kwargs = self._model_inputs(prompt, ids, mask, rollouts.prompt_index)
-        logits = model(**kwargs, use_cache=False).logits  # (N, P + C, V)
         completion_len = rollouts.completion_ids.shape[1]
-        logits = logits[:, -completion_len - 1 : -1].float() / temperature  # position t predicts token t+1
-        return selective_log_softmax(logits, rollouts.completion_ids)
+        # Run the decoder, then the output head on the completion positions only: the (P + C) × vocabulary
+        # logits of a long omni prompt would be the largest tensor of the step.
+        thinker = unwrap_thinker(model)
+        hidden = thinker.model(**kwargs, use_cache=False).last_hidden_state  # (N, P + C, D)
+        logits = thinker.lm_head(hidden[:, -completion_len - 1 : -1])  # position t predicts token t+1
+        return selective_log_softmax(logits.float() / temperature, rollouts.completion_ids)
 
     @contextmanager
     def adapters_disabled(self) -> Iterator[None]:
