@@ -29,8 +29,14 @@ def visible_keyframes(sample: VideoSample, max_keyframes: int = 4) -> list[int]:
     return sorted({int(visible[i]) for i in picks})
 
 
-def reference_answer(sample: VideoSample, max_keyframes: int = 4) -> str:
-    """A well-formed completion for ``sample``: reasoning text plus one JSON moment per keyframe."""
+def reference_answer(sample: VideoSample, max_keyframes: int = 4, image_hw: tuple[int, int] | None = None) -> str:
+    """A well-formed completion for ``sample``: reasoning text plus one JSON moment per keyframe.
+
+    Grounding samples (refCOCOg) answer with the target's box, in the pixels of the image the model saw
+    (``image_hw``, after the processor's resize), which is what the grounding reward compares against.
+    """
+    if sample.task == "grounding":
+        return _grounding_answer(sample, image_hw)
     if sample.task == "avs":
         frames = [0]
         think = (
@@ -55,3 +61,16 @@ def reference_answer(sample: VideoSample, max_keyframes: int = 4) -> str:
         for i in frames
     ]
     return f"<think>{think}</think><answer>{' '.join(moments)}</answer>"
+
+
+def _grounding_answer(sample: VideoSample, image_hw: tuple[int, int] | None) -> str:
+    mask = sample.union_masks[int(sample.s1_indices[0])]
+    ys, xs = mask.nonzero(as_tuple=True)
+    if ys.numel() == 0:
+        raise ValueError(f"grounding sample {sample.video_id}/{sample.exp_id} has an empty target mask")
+    height, width = mask.shape
+    sy, sx = (image_hw[0] / height, image_hw[1] / width) if image_hw else (1.0, 1.0)
+    box = [round(float(xs.min()) * sx), round(float(ys.min()) * sy)]
+    box += [round(float(xs.max() + 1) * sx), round(float(ys.max() + 1) * sy)]
+    think = f'The expression is "{sample.expression}". I find the object it describes and box it.'
+    return f"<think>{think}</think><answer>{json.dumps({'bbox_2d': box})}</answer>"

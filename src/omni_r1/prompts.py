@@ -28,6 +28,11 @@ AVS_TEMPLATE = (
     '{{"start_time": "00:00.00", "end_time": "00:00.00", "description": "..."}}.'
 )
 
+GROUNDING_TEMPLATE = (
+    'Locate "{query}" in the image. First reason inside <think></think>, then give its bounding box in pixel '
+    'coordinates of this image inside <answer></answer> as JSON {{"bbox_2d": [x1, y1, x2, y2]}}.'
+)
+
 
 def format_timestamp(seconds: float) -> str:
     """Seconds → ``mm:ss.ff``, the timestamp format of the paper's answers."""
@@ -43,6 +48,8 @@ class PromptBuilder:
     Args:
         vos_template: template for video tasks (ReVOS, MeViS).
         avs_template: template for audio-visual tasks (RefAVS).
+        grounding_template: template for the image grounding skill (refCOCOg), which trains the policy as the S2
+            grounder it also serves as.
         prompt_forcing: append four example JSON blocks with random half-second timestamps (the authors'
             "prompt forcing" variant, which pushes the model to answer with exactly four moments).
         seed: seed of the example timestamps, so a run's prompts are reproducible.
@@ -50,6 +57,7 @@ class PromptBuilder:
 
     vos_template: str = VOS_TEMPLATE
     avs_template: str = AVS_TEMPLATE
+    grounding_template: str = GROUNDING_TEMPLATE
     prompt_forcing: bool = False
     seed: int = 0
 
@@ -61,7 +69,9 @@ class PromptBuilder:
             return self.avs_template.format(query=query, duration=duration, examples="")
         if task == "vos":
             return self.vos_template.format(query=query, duration=duration, examples=self._examples(duration))
-        raise ValueError(f"unknown task {task!r}; expected 'avs' or 'vos'")
+        if task == "grounding":
+            return self.grounding_template.format(query=query, duration=duration, examples="")
+        raise ValueError(f"unknown task {task!r}; expected 'avs', 'vos' or 'grounding'")
 
     def _examples(self, duration: float) -> str:
         if not self.prompt_forcing:

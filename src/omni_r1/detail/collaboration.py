@@ -158,6 +158,8 @@ class DetailSystem:
             for keyframe in frames:
                 requests.setdefault((keyframe.index, keyframe.description[: self.max_description_chars]), len(requests))
         keys = list(requests)
+        if not keys:
+            return [[] for _ in handed]
         gt_boxes = None
         if getattr(self.grounder, "needs_ground_truth", False):
             gt_boxes = [self._gt_boxes(sample.task, targets, index) for index, _ in keys]

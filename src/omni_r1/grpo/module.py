@@ -136,24 +136,36 @@ class GRPOModule(L.LightningModule):
         self.micro_batch_size = micro_batch_size
         self.max_grad_norm = max_grad_norm
         self.log_completions_every_n_steps = log_completions_every_n_steps
-        self.reference = ReferencePolicy(policy) if beta > 0 else None
+        # The KL reference, also the S2 grounder's weights when it grounds with the initial policy and there are no
+        # adapters to switch off: then a frozen copy is kept even at β = 0.
+        grounds_with_initial = detail is not None and getattr(detail.grounder, "weights", None) == "reference"
+        needs_reference = beta > 0 or (grounds_with_initial and not getattr(policy, "has_adapters", False))
+        self.reference = ReferencePolicy(policy) if needs_reference else None
         self.last_experience: Experience | None = None
         # The S2 grounder of the paper is the frozen initial policy: adapters off (LoRA) or the reference copy.
         self.detail = detail.bind(policy, self.reference.frozen if self.reference else None) if detail else None
 
     # ------------------------------------------------------------------ rollouts and rewards
     def score(
-        self, batch: list[VideoSample], rollouts: Rollouts, details: list[list[DetailOutput]] | None = None
+        self,
+        batch: list[VideoSample],
+        rollouts: Rollouts,
+        details: list[list[DetailOutput]] | None = None,
+        image_hw: list[tuple[int, int]] | None = None,
     ) -> tuple[Tensor, dict[str, Tensor]]:
         """``(B*G,)`` rewards and per-term values, prompt by prompt; ``details`` are the Detail system's outputs
-        per prompt (one per completion)."""
+        per prompt (one per completion), ``image_hw`` the image size each grounding prompt was answered at."""
         G = self.num_generations
         lengths = rollouts.completion_mask.sum(dim=1).cpu()
         totals, terms = [], {}
         for i, sample in enumerate(batch):
             texts = rollouts.texts[i * G : (i + 1) * G]
             out = self.reward(
-                texts, sample, details=details[i] if details else None, num_tokens=lengths[i * G : (i + 1) * G]
+                texts,
+                sample,
+                details=details[i] if details else None,
+                num_tokens=lengths[i * G : (i + 1) * G],
+                image_hw=image_hw[i] if image_hw else None,
             )
             totals.append(out.total)
             for name, value in out.terms.items():
@@ -195,10 +207,13 @@ class GRPOModule(L.LightningModule):
             top_p=self.top_p,
         )
         details = None
-        if self.detail is not None:
+        if self.detail is not None and all(s.task in ("vos", "avs") for s in batch):
             G = self.num_generations
             details = [self.detail.run(s, rollouts.texts[i * G : (i + 1) * G]) for i, s in enumerate(batch)]
-        rewards, terms = self.score(batch, rollouts, details)
+        image_hw = None
+        if all(s.task == "grounding" for s in batch) and hasattr(self.policy, "model_image_sizes"):
+            image_hw = self.policy.model_image_sizes(prompt.inputs)  # boxes are answered in resized pixels
+        rewards, terms = self.score(batch, rollouts, details, image_hw)
         advantages = group_advantages(rewards, G, scale=self.scale_rewards, std_floor=self.std_floor)
         return Experience(
             prompt=prompt,
@@ -343,6 +358,12 @@ class GRPOModule(L.LightningModule):
         for key, value in self.state_dict().items():
             if key.startswith("reference."):
                 state[key] = value
+
+    def setup(self, stage: str) -> None:
+        # A segmenter is not a submodule (it holds no trained weights): follow the module to its device.
+        segmenter = getattr(self.detail, "segmenter", None)
+        if segmenter is not None and hasattr(segmenter, "to"):
+            segmenter.to(self.device)
 
     def on_fit_start(self) -> None:
         if self.trainer.accumulate_grad_batches != 1:

@@ -45,7 +45,11 @@ class SFTModule(L.LightningModule):
         self.export_dir = export_dir
 
     def _loss(self, batch: list[VideoSample]) -> Tensor:
-        responses = [reference_answer(s, self.max_keyframes) for s in batch]
+        sizes: list = [None] * len(batch)
+        if any(s.task == "grounding" for s in batch):  # boxes are answered in the resized image's pixels
+            sizes = iter(self.policy.model_image_sizes(self.policy.prompt_inputs(batch)))
+            sizes = [next(sizes) if s.task in ("grounding", "avs") else None for s in batch]
+        responses = [reference_answer(s, self.max_keyframes, size) for s, size in zip(batch, sizes)]
         return self.policy.sft_loss(batch, responses)
 
     def training_step(self, batch: list[VideoSample], batch_idx: int) -> Tensor:

@@ -189,13 +189,13 @@ class GlobalSystem(nn.Module):
     def conversation(self, sample: VideoSample) -> tuple[list[dict], Tensor | None, Tensor | None, Tensor | None]:
         """Chat turns and media of one sample: (messages, image, video, audio).
 
-        RefAVS shows S1 the first frame as an image with the full audio; video tasks show the 2-fps clip (and the
-        audio track when the dataset has one). No system message, as in the paper's training.
+        RefAVS shows S1 the first frame as an image with the full audio; grounding (refCOCOg) shows the image;
+        video tasks show the 2-fps clip (and the audio track when the dataset has one).
         """
         text = self.prompts(sample.task, sample.expression, sample.duration)
         content: list[dict] = []
         image = video = None
-        if sample.task == "avs":
+        if sample.task in ("avs", "grounding"):
             image = sample.frames[int(sample.s1_indices[0])]
             content.append({"type": "image"})
         else:
@@ -246,6 +246,14 @@ class GlobalSystem(nn.Module):
     def _to_device(self, inputs: dict) -> dict:
         device = self.device
         return {k: v.to(device) if isinstance(v, Tensor) else v for k, v in inputs.items()}
+
+    @staticmethod
+    def model_image_sizes(inputs: dict) -> list[tuple[int, int]]:
+        """``(H, W)`` of each prompt's image as the model saw it (after the processor's resize), from the grids."""
+        grid = inputs.get("image_grid_thw")
+        if grid is None:
+            return []
+        return [(int(h) * 14, int(w) * 14) for _, h, w in grid.tolist()]
 
     @property
     def device(self) -> torch.device:
