@@ -18,8 +18,8 @@ MLP width ``I`` and activation element size ``a`` (an SDPA / flash attention tha
 
 Without gradient checkpointing every layer keeps that; with it only each layer's input (``a · h``) is kept and one
 layer's worth is rebuilt during the backward pass. Logits (``V`` = vocabulary, ``l`` = head output element size):
-the GRPO scorer runs the head over all ``P + C`` positions and keeps float32 logits of the ``C`` completion
-positions plus their gradient: ``V · ((P + C) · l + 8C)`` per row; SFT's loss upcasts all positions:
+the GRPO scorer runs the head over the ``C`` completion positions only and keeps their float32 logits plus
+their gradient: ``V · C · (l + 8)`` per row; SFT's loss upcasts all positions:
 ``V · (P + C) · (l + 8)``. The KV cache of generation holds ``2 · k · a`` bytes per token per layer for all
 ``B·G`` rows of ``P + C`` tokens; the prefill briefly holds ``(4h + 2I) · a`` per prompt token (one layer's
 hidden states and MLP intermediates). Allocator fragmentation and kernels' workspaces come on top (the
@@ -113,8 +113,8 @@ def training_activation_bytes(dims: TextDims, tokens: int, act_bytes: int, check
 
 
 def grpo_logits_bytes(dims: TextDims, rows: int, prompt: int, completion: int, logit_bytes: int) -> int:
-    """Head output over all positions plus float32 completion logits and their gradient (GRPO scoring)."""
-    return rows * dims.vocab * ((prompt + completion) * logit_bytes + 8 * completion)
+    """Head output over the completion positions only plus their float32 copy and its gradient (GRPO scoring)."""
+    return rows * dims.vocab * completion * (logit_bytes + 8)
 
 
 def sft_logits_bytes(dims: TextDims, rows: int, prompt: int, completion: int, logit_bytes: int) -> int:

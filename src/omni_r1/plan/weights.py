@@ -9,7 +9,8 @@ The count walks the meta-device thinker and applies the loading pipeline's rules
   an absmax: float32, or with double quantisation one byte plus a float32 per 256 blocks, a 256-entry float32
   code book and a float32 offset; each layer also owns its 16-entry float32 code. Then
   ``peft.prepare_model_for_kbit_training`` casts every other float16 / bfloat16 parameter to float32, so in a
-  QLoRA run the embeddings, the output head, norms, biases and both encoders are float32.
+  QLoRA run the embeddings, the output head, norms and biases are float32 (``load_thinker`` casts frozen
+  encoders back to the load dtype: they gain nothing from float32).
 - LoRA (peft): ``r·(in + out)`` float32 parameters per adapted module (peft upcasts half-precision adapters).
 
 Tied parameters are counted once. The estimate equals the bytes the loaded model allocates (a test checks it on
@@ -152,8 +153,8 @@ def weight_bytes(
         owner, _, leaf = name.rpartition(".")
         if owner in quantized and leaf == "weight":
             size = nf4_bytes(param.numel(), double_quant)
-        elif quantized and str(param.dtype) in _HALF:  # prepare_model_for_kbit_training upcasts the rest
-            size = param.numel() * 4
+        elif quantized and str(param.dtype) in _HALF and not (freeze_encoders and is_encoder(name)):
+            size = param.numel() * 4  # prepare_model_for_kbit_training upcasts; load_thinker re-casts frozen encoders
         else:
             size = param.numel() * param.element_size()
         part = "encoders" if is_encoder(name) else "lm_head" if name.startswith("lm_head.") else "language"
