@@ -114,8 +114,10 @@ def load_thinker(
         if freeze_encoders:
             # peft upcasts every non-4-bit weight to float32 for stable training; the frozen encoders gain
             # nothing from it (≈4.5 GiB more for the 7B model), so they go back to the load dtype.
+            # Parameters only: buffers such as rotary frequencies stay float32, as transformers loads them.
             for encoder in encoder_modules(model):
-                encoder.to(torch_dtype(dtype))
+                for param in encoder.parameters():
+                    param.data = param.data.to(torch_dtype(dtype))
     elif gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.config.use_cache = False
