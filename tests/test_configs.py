@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import pytest
@@ -20,15 +21,35 @@ def _config_files() -> list[Path]:
     return sorted(p for p in files if "sweeps" not in p.relative_to(REPO).parts)
 
 
+def header_command(path: Path) -> list[str]:
+    """The ``python -m omni_r1.fit`` arguments in a config's first line (every runnable config starts with it)."""
+    first = path.read_text().splitlines()[0]
+    prefix = "# python -m omni_r1.fit "
+    if not first.startswith(prefix):
+        return []
+    words = shlex.split(first[len(prefix) :].split("  ")[0].strip())
+    return [str(REPO / w) if w.endswith(".yaml") else w for w in words]
+
+
 def _args_for(path: Path) -> list[str]:
-    """CLI arguments that parse ``path`` in context: group files slot into the demo, overlays stack on it."""
+    """CLI arguments that parse ``path`` in context: group files slot into the demo; runnable configs use the
+    command in their header (so the header is checked too); other overlays stack on the demo."""
     group = path.parent.name
     if path.parent.parent == REPO / "configs" and group in GROUPS:
         return ["--config", str(DEMO), f"--{group}", str(path)]
-    keys = set(yaml.safe_load(path.read_text()) or {})
-    if set(GROUPS) <= keys:
-        return ["--config", str(path)]
+    if header := header_command(path):
+        assert str(path) in header, f"{path}: the header command does not run this file"
+        return header
     return ["--config", str(DEMO), "--config", str(path)]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in _config_files() if not (p.parent.name in GROUPS and p.parent.parent == REPO / "configs")],
+    ids=lambda p: str(p.relative_to(REPO)),
+)
+def test_runnable_configs_are_headed_by_their_command(path: Path) -> None:
+    assert header_command(path), f"{path} must start with '# python -m omni_r1.fit --config …'"
 
 
 @pytest.mark.parametrize("path", _config_files(), ids=lambda p: str(p.relative_to(REPO)))

@@ -24,6 +24,8 @@ class SFTModule(L.LightningModule):
         optimizer: optimizer factory over the trainable parameters (LoRA adapters, or the language model).
         scheduler: optional learning-rate scheduler factory, stepped every optimizer step.
         max_keyframes: moments per reference answer (K0 = 4 in the paper).
+        max_grad_norm: gradient-norm clipping; ``None`` disables it. A module setting (not the Trainer's
+            ``gradient_clip_val``) so one trainer config serves SFT and GRPO (whose optimisation is manual).
         export_dir: where to write the trained policy in Hugging Face format when training ends (the warm start
             a GRPO config then names as ``model_name_or_path``); ``None`` skips the export.
     """
@@ -34,6 +36,7 @@ class SFTModule(L.LightningModule):
         optimizer: OptimizerCallable = torch.optim.AdamW,
         scheduler: LRSchedulerCallable | None = None,
         max_keyframes: int = 4,
+        max_grad_norm: float | None = None,
         export_dir: str | None = None,
     ) -> None:
         super().__init__()
@@ -43,6 +46,7 @@ class SFTModule(L.LightningModule):
         self.scheduler_factory = scheduler
         self.max_keyframes = max_keyframes
         self.export_dir = export_dir
+        self.max_grad_norm = max_grad_norm
 
     def _loss(self, batch: list[VideoSample]) -> Tensor:
         sizes: list = [None] * len(batch)
@@ -61,6 +65,13 @@ class SFTModule(L.LightningModule):
         loss = self._loss(batch)
         self.log("val/loss", loss, prog_bar=True, batch_size=len(batch))
         return loss
+
+    def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None) -> None:
+        clip = gradient_clip_val if gradient_clip_val is not None else self.max_grad_norm
+        if clip is not None:
+            self.clip_gradients(
+                optimizer, gradient_clip_val=clip, gradient_clip_algorithm=gradient_clip_algorithm or "norm"
+            )
 
     def on_train_end(self) -> None:
         if self.export_dir is not None and self.trainer.is_global_zero:
