@@ -160,13 +160,12 @@ class GRPOModule(L.LightningModule):
         totals, terms = [], {}
         for i, sample in enumerate(batch):
             texts = rollouts.texts[i * G : (i + 1) * G]
-            out = self.reward(
-                texts,
-                sample,
-                details=details[i] if details else None,
-                num_tokens=lengths[i * G : (i + 1) * G],
-                image_hw=image_hw[i] if image_hw else None,
-            )
+            extra = {}  # only what exists: simple rewards (benchmarks, text runs) need not take every keyword
+            if details:
+                extra["details"] = details[i]
+            if image_hw:
+                extra["image_hw"] = image_hw[i]
+            out = self.reward(texts, sample, num_tokens=lengths[i * G : (i + 1) * G], **extra)
             totals.append(out.total)
             for name, value in out.terms.items():
                 terms.setdefault(name, []).append(value)
@@ -238,7 +237,9 @@ class GRPOModule(L.LightningModule):
         for _ in range(self.num_iterations):
             optimizer.zero_grad()
             for part in self._micro_batches(mask.shape[0]):
-                logps = self.policy.completion_logps(exp.prompt, exp.rollouts[part], temperature=self.temperature)
+                logps, entropy = self.policy.completion_logps(
+                    exp.prompt, exp.rollouts[part], temperature=self.temperature, return_entropy=True
+                )
                 loss, metrics = policy_loss(
                     logps,
                     exp.old_logps[part] if exp.old_logps is not None else None,
@@ -255,6 +256,7 @@ class GRPOModule(L.LightningModule):
                 # DDP averages gradients over ranks; the loss is already normalised by the global count.
                 self.manual_backward(loss * world)
                 total_loss += loss.detach()
+                metrics["entropy"] = (entropy * mask[part]).sum() / mask[part].sum().clamp(min=1)
                 for name, value in metrics.items():
                     sums[name] = sums.get(name, 0.0) + value * mask[part].sum()
             if self.max_grad_norm is not None:

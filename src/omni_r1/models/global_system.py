@@ -352,7 +352,8 @@ class GlobalSystem(nn.Module):
         *,
         temperature: float = 1.0,
         model: nn.Module | None = None,
-    ) -> Tensor:
+        return_entropy: bool = False,
+    ) -> Tensor | tuple[Tensor, Tensor]:
         """``(B*G, C)`` log-probabilities of the sampled tokens at the sampling temperature.
 
         ``model`` scores with other weights (a frozen reference copy); with LoRA, wrap the call in
@@ -368,7 +369,9 @@ class GlobalSystem(nn.Module):
         thinker = unwrap_thinker(model)
         hidden = thinker.model(**kwargs, use_cache=False).last_hidden_state  # (N, P + C, D)
         logits = thinker.lm_head(hidden[:, -completion_len - 1 : -1])  # position t predicts token t+1
-        return selective_log_softmax(logits.float() / temperature, rollouts.completion_ids)
+        logits = logits.float() / temperature
+        logps = selective_log_softmax(logits, rollouts.completion_ids)
+        return (logps, token_entropy(logits)) if return_entropy else logps
 
     @contextmanager
     def adapters_disabled(self) -> Iterator[None]:
@@ -393,6 +396,16 @@ def completion_mask_after_eos(completion_ids: Tensor, eos_token_ids: Sequence[in
 def selective_log_softmax(logits: Tensor, index: Tensor) -> Tensor:
     """``log_softmax(logits).gather(index)`` one row at a time, never holding ``(N, C, V)`` log-probs twice."""
     rows = [row.gather(-1, idx[:, None]).squeeze(-1) - torch.logsumexp(row, dim=-1) for row, idx in zip(logits, index)]
+    return torch.stack(rows)
+
+
+@torch.no_grad()
+def token_entropy(logits: Tensor) -> Tensor:
+    """``(N, C)`` entropy of each position's sampling distribution (a logging signal: no gradient), row by row."""
+    rows = []
+    for row in logits:
+        logp = torch.log_softmax(row, dim=-1)
+        rows.append(-(logp.exp() * logp).sum(dim=-1))
     return torch.stack(rows)
 
 

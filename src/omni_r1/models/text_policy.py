@@ -33,6 +33,7 @@ from omni_r1.models.global_system import (
     Rollouts,
     completion_mask_after_eos,
     selective_log_softmax,
+    token_entropy,
 )
 from omni_r1.models.hub import resolve_pretrained
 from omni_r1.models.loading import LoraConfig, torch_dtype
@@ -393,7 +394,8 @@ class TextPolicy(nn.Module):
         *,
         temperature: float = 1.0,
         model: nn.Module | None = None,
-    ) -> Tensor:
+        return_entropy: bool = False,
+    ) -> Tensor | tuple[Tensor, Tensor]:
         """``(N, C)`` log-probabilities of the sampled tokens at the sampling temperature.
 
         Only the ``C + 1`` last positions go through the output head (``logits_to_keep``): the prompt's logits
@@ -411,7 +413,8 @@ class TextPolicy(nn.Module):
             use_cache=False,
         ).logits  # (N, C + 1, V)
         logits = logits[:, :-1].float() / temperature  # position t predicts token t+1
-        return selective_log_softmax(logits, rollouts.completion_ids)
+        logps = selective_log_softmax(logits, rollouts.completion_ids)
+        return (logps, token_entropy(logits)) if return_entropy else logps
 
     @contextmanager
     def adapters_disabled(self) -> Iterator[None]:
