@@ -1,5 +1,5 @@
 # The two commands of the README. Each one sets everything up itself (scripts/setup.sh is idempotent).
-.PHONY: demo test lint setup
+.PHONY: demo test test-fast lint setup
 
 setup:
 	@bash scripts/setup.sh
@@ -9,6 +9,9 @@ demo: setup
 	.venv/bin/python -m omni_r1.fit --config configs/demo_grpo.yaml
 
 test: setup
+	.venv/bin/python -m pytest -q
+
+test-fast: setup
 	.venv/bin/python -m pytest -m "not slow" -q
 
 lint: setup

@@ -9,14 +9,14 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from omni_r1.evaluate import score
+from omni_r1.evaluate import run, score
 
-_SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (score.add_parser,)
+_SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (score.add_parser, run.add_parser)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m omni_r1.evaluate", description=__doc__)
-    subparsers = parser.add_subparsers(dest="command", required=True, metavar="{score}")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="{score,run}")
     for add_parser in _SUBCOMMANDS:
         add_parser(subparsers)
     return parser
