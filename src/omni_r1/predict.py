@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -80,7 +82,7 @@ def s1_frames(seconds: Tensor, duration: float, fps: float = S1_FPS, max_frames:
 
 
 def load_video(
-    path: str | Path, query: str, *, audio: str | Path | None = None, task: str = "vos", max_frames: int = 24
+    path: str | Path, query: str, *, audio: str | Path | None = None, task: str = "vos", max_frames: int = MAX_S1_FRAMES
 ) -> UserVideo:
     """Decode every frame of ``path`` and build the prompt (no ground truth: ``masks`` has no objects).
 
@@ -167,7 +169,7 @@ def write_mp4(path: Path, frames: Tensor, frame_rate: float) -> None:
     VideoEncoder(frames.contiguous(), frame_rate=frame_rate).to_file(str(path))
 
 
-def answer_record(video: UserVideo, prediction: Prediction, source: Path) -> dict:
+def answer_record(video: UserVideo, prediction: Prediction, source: Path) -> dict[str, Any]:
     """``answer.json``: what S1 said and what S2 did with it, in original frames and seconds."""
     sample = video.sample
     return {
@@ -220,6 +222,8 @@ def main(args: list[str] | None = None) -> int:
         completion = answer(systems.policy, [video.sample], options.max_new_tokens or systems.max_new_tokens)[0]
         prediction = collaborate(systems.detail, video.sample, completion)
     output = Path(options.output)
+    if (output / "masks").is_dir():
+        shutil.rmtree(output / "masks")  # a previous, longer video's masks must not stay behind
     write_masks(output / "masks", video.sample.frame_names, prediction.masks)
     record = answer_record(video, prediction, Path(options.video))
     (output / "answer.json").write_text(json.dumps(record, indent=2) + "\n")

@@ -281,6 +281,16 @@ def write_masks(folder: Path, names: Sequence[str], masks: Tensor) -> None:
         Image.fromarray(mask.astype(np.uint8) * 255).save(folder / f"{name}.png")
 
 
+def _where(dataset: Dataset[VideoSample], index: int) -> dict[str, Any]:
+    """The video and expression id of prompt ``index`` from the dataset's index (for a prompt that fails to load)."""
+    if isinstance(dataset, RefAVSDataset):
+        return {"index": index, "video": dataset.folders[index], "exp_id": dataset.rows[index]["uid"]}
+    if isinstance(dataset, ReVOSDataset):  # MeViS too; evaluation keeps one expression per index
+        item = dataset.items[dataset.groups[index][0]]
+        return {"index": index, "video": item.video, "exp_id": item.exp_id}
+    return {"index": index}
+
+
 def _failure(where: dict[str, Any], error: BaseException) -> dict[str, Any]:
     print(f"failed: {where}: {type(error).__name__}: {error}", file=sys.stderr)
     return {**where, "error": f"{type(error).__name__}: {error}"}
@@ -315,7 +325,7 @@ def predict_split(
                 except Exception as error:  # a broken file must not end a long run: record it, score it 0
                     if fail_fast:
                         raise
-                    rows.append(_failure({"index": index}, error))
+                    rows.append(_failure(_where(split.dataset, index), error))
             try:
                 completions = answer(systems.policy, samples, tokens) if samples else []
             except Exception as error:
