@@ -108,7 +108,12 @@ def test_degenerate_groups_give_zero_advantage_and_no_update(tiny_policy_factory
             return RewardOutput(total=torch.full((len(completions),), 0.3), terms={})
 
     module = GRPOModule(
-        tiny_policy_factory(), Constant(), num_generations=4, max_new_tokens=8, beta=0.0, max_grad_norm=None,
+        tiny_policy_factory(),
+        Constant(),
+        num_generations=4,
+        max_new_tokens=8,
+        beta=0.0,
+        max_grad_norm=None,
         optimizer=lambda p: torch.optim.SGD(p, lr=1.0),
     )
     _attach(module)
