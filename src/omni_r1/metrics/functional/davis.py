@@ -50,9 +50,15 @@ def region_similarity(pred: Tensor, target: Tensor) -> Tensor:
         ``(T,)`` float64 on ``pred``'s device; frames whose union is empty score 1 (nothing to find, nothing found).
     """
     pred, target = _as_frames(pred, target)
-    inter = (pred & target).sum(dim=(-2, -1)).double()
-    union = (pred | target).sum(dim=(-2, -1)).double()
+    inter = _count(pred & target)
+    union = _count(pred | target)
     return torch.where(union == 0, torch.ones_like(union), inter / union)
+
+
+def _count(mask: Tensor) -> Tensor:
+    """Foreground pixels per frame as float64. Summing the bytes in int32 is about twice as fast as a bool sum
+    (which widens every element to int64); a frame has far fewer than 2³¹ pixels."""
+    return mask.view(torch.uint8).flatten(1).sum(dim=1, dtype=torch.int32).double()
 
 
 def boundary_radius(height: int, width: int, bound_th: float = 0.008) -> int:
