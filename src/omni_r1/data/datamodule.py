@@ -11,6 +11,20 @@ from torch.utils.data import DataLoader, Dataset
 from omni_r1.data.loader import ResumableDataLoader
 from omni_r1.data.types import collate_samples
 
+
+def prompt_loader(dataset: Dataset[Any], batch_size: int, num_workers: int, seed: int, shuffle: bool) -> DataLoader:
+    """The loader every DataModule returns: batches are lists of prompts (never stacked: shapes differ), the
+    shuffle order is seeded, and the position is checkpointed for exact mid-epoch resume."""
+    return ResumableDataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        num_workers=num_workers,
+        collate_fn=collate_samples,
+        generator=torch.Generator().manual_seed(seed) if shuffle else None,
+    )
+
+
 STAGE_PARTS: dict[str, tuple[str, ...]] = {
     "fit": ("train", "val"),
     "validate": ("val",),
@@ -54,14 +68,7 @@ class SplitDataModule(L.LightningDataModule):
 
     def loader(self, part: str, shuffle: bool) -> DataLoader:
         """A loader over ``part`` yielding lists of records (prompts differ in shape and are never stacked)."""
-        return ResumableDataLoader(  # its position is checkpointed: exact mid-epoch resume
-            self.dataset(part),
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            num_workers=self.num_workers,
-            collate_fn=collate_samples,
-            generator=torch.Generator().manual_seed(self.seed) if shuffle else None,
-        )
+        return prompt_loader(self.dataset(part), self.batch_size, self.num_workers, self.seed, shuffle)
 
     def train_dataloader(self) -> DataLoader:
         return self.loader("train", shuffle=True)

@@ -13,12 +13,12 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from omni_r1.data.datamodule import prompt_loader
 from omni_r1.data.integrity import CheckLevel, Report, Requirement, check_requirements, found, valid_indices
 from omni_r1.data.io import read_audio, read_frames, read_mask_png
 from omni_r1.data.layout import DatasetFormatError, require_paths
-from omni_r1.data.loader import ResumableDataLoader
 from omni_r1.data.synthetic import ensure_synthetic
-from omni_r1.data.types import VideoSample, collate_samples
+from omni_r1.data.types import VideoSample
 
 COLUMNS = ("vid", "uid", "split", "fid", "exp")
 NUM_FRAMES = 10
@@ -224,14 +224,7 @@ class RefAVSDataModule(L.LightningDataModule):
     def _loader(self, part: str, shuffle: bool) -> DataLoader:
         if part not in self.datasets:
             self.datasets[part] = RefAVSDataset(self.root, self.splits[part], **self.checks)
-        return ResumableDataLoader(  # its position is checkpointed: exact mid-epoch resume
-            self.datasets[part],
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            num_workers=self.num_workers,
-            collate_fn=collate_samples,
-            generator=torch.Generator().manual_seed(self.seed) if shuffle else None,
-        )
+        return prompt_loader(self.datasets[part], self.batch_size, self.num_workers, self.seed, shuffle)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from omni_r1.data.datamodule import prompt_loader
 from omni_r1.data.decode import decode_rles_into, empty_for_transfer, read_clip_frames
 from omni_r1.data.integrity import (
     CheckLevel,
@@ -31,10 +32,9 @@ from omni_r1.data.integrity import (
     valid_indices,
 )
 from omni_r1.data.layout import DatasetFormatError, require_paths
-from omni_r1.data.loader import ResumableDataLoader
 from omni_r1.data.sampling import sample_s1_indices
 from omni_r1.data.synthetic import ensure_synthetic
-from omni_r1.data.types import VideoSample, collate_samples
+from omni_r1.data.types import VideoSample
 
 SPLITS = ("train", "valid")
 LAYOUT = """\
@@ -441,14 +441,7 @@ class ReVOSDataModule(L.LightningDataModule):
             self._dataset(part)
 
     def _loader(self, part: str, shuffle: bool) -> DataLoader:
-        return ResumableDataLoader(  # its position is checkpointed: exact mid-epoch resume
-            self._dataset(part),
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            num_workers=self.num_workers,
-            collate_fn=collate_samples,
-            generator=torch.Generator().manual_seed(self.seed) if shuffle else None,
-        )
+        return prompt_loader(self._dataset(part), self.batch_size, self.num_workers, self.seed, shuffle)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)
