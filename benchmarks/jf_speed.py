@@ -5,7 +5,8 @@
 The reference follows the official ``davis2017-evaluation`` code frame by frame (``db_eval_iou``, ``_seg2bmap``,
 dilation of both boundary maps by a disk, ``f_measure``). It dilates with ``cv2.dilate`` as the official code does
 when OpenCV is installed (``pip install omni_r1[bench]``); otherwise with ``scipy.ndimage.binary_dilation`` and the
-same disk, which gives identical masks but is slower than OpenCV. The first output line names the backend. Masks are moving ellipses at 480×854 (the DAVIS / ReVOS size, r = 8) and a prediction that is
+same disk, which gives identical masks but is slower than OpenCV. The first output line names the backend.
+Masks are moving ellipses at 480×854 (the DAVIS / ReVOS size, r = 8) and a prediction that is
 shifted and has a ragged edge, read as 0/255 uint8 like PNG files. Each side is timed ``--repeats`` times,
 interleaved, and the fastest run counts (the least disturbed by other load on the machine).
 
