@@ -40,7 +40,33 @@ def _check_requests(images: Sequence[Tensor], descriptions: Sequence[str]) -> No
             raise ValueError(f"grounder: image {index} must be (3, H, W) uint8, got {tuple(image.shape)} {image.dtype}")
 
 
-class ReferenceGrounder:
+class _ModelGrounder:
+    """Grounders that answer a grounding instruction with text (``generate``) and parse boxes from it."""
+
+    needs_ground_truth = False
+    prompts: GroundingPrompts
+    max_boxes: int
+
+    def generate(self, images: Sequence[Tensor], prompts: Sequence[str]) -> list[GroundingText]:
+        raise NotImplementedError
+
+    def ground(
+        self,
+        images: Sequence[Tensor],
+        descriptions: Sequence[str],
+        *,
+        task: str = "vos",
+        gt_boxes: Sequence[Tensor] | None = None,
+    ) -> list[Tensor]:
+        """See :meth:`omni_r1.detail.protocols.Grounder.ground`."""
+        _check_requests(images, descriptions)
+        if not images:
+            return []
+        answers = self.generate(images, [self.prompts(d, task) for d in descriptions])
+        return answers_to_boxes(answers, images, self.max_boxes)
+
+
+class ReferenceGrounder(_ModelGrounder):
     """The Global system's initial weights as grounder (the paper's S2 in training).
 
     The policy is usually bound after construction (``DetailSystem.bind``), because configs build the grounder
@@ -56,8 +82,6 @@ class ReferenceGrounder:
         prompts: the grounding instructions.
         max_boxes: boxes kept per answer.
     """
-
-    needs_ground_truth = False
 
     def __init__(
         self,
@@ -116,23 +140,8 @@ class ReferenceGrounder:
         with policy.adapters_disabled():
             return generate_grounding(policy.model, policy.processor, images, prompts, **kwargs)
 
-    def ground(
-        self,
-        images: Sequence[Tensor],
-        descriptions: Sequence[str],
-        *,
-        task: str = "vos",
-        gt_boxes: Sequence[Tensor] | None = None,
-    ) -> list[Tensor]:
-        """See :meth:`omni_r1.detail.protocols.Grounder.ground`."""
-        _check_requests(images, descriptions)
-        if not images:
-            return []
-        answers = self.generate(images, [self.prompts(d, task) for d in descriptions])
-        return answers_to_boxes(answers, images, self.max_boxes)
 
-
-class HFGrounder:
+class HFGrounder(_ModelGrounder):
     """Any Hugging Face image-text-to-text model as grounder (e.g. a Qwen2.5-VL checkpoint).
 
     Args:
@@ -147,8 +156,6 @@ class HFGrounder:
         max_boxes: boxes kept per answer.
         attn_implementation: ``sdpa``, ``eager`` or ``flash_attention_2``.
     """
-
-    needs_ground_truth = False
 
     def __init__(
         self,
@@ -200,21 +207,6 @@ class HFGrounder:
             bad_words_ids=self.bad_words_ids,
             eos_token_id=self.eos_token_id,
         )
-
-    def ground(
-        self,
-        images: Sequence[Tensor],
-        descriptions: Sequence[str],
-        *,
-        task: str = "vos",
-        gt_boxes: Sequence[Tensor] | None = None,
-    ) -> list[Tensor]:
-        """See :meth:`omni_r1.detail.protocols.Grounder.ground`."""
-        _check_requests(images, descriptions)
-        if not images:
-            return []
-        answers = self.generate(images, [self.prompts(d, task) for d in descriptions])
-        return answers_to_boxes(answers, images, self.max_boxes)
 
 
 class OracleGrounder:

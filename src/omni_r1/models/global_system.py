@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -332,18 +333,7 @@ class GlobalSystem(nn.Module):
         )
         if was_training:
             self.model.train()
-        completion_ids = out[:, ids.shape[1] :]
-        completion_mask = completion_mask_after_eos(completion_ids, self.eos_token_ids)
-        completion_ids = completion_ids.masked_fill(completion_mask == 0, self.tokenizer.pad_token_id)
-        texts = self.tokenizer.batch_decode(completion_ids, skip_special_tokens=True)
-        return Rollouts(
-            prompt_index=index.repeat_interleave(num_generations),
-            prompt_ids=ids.repeat_interleave(num_generations, dim=0),
-            prompt_mask=mask.repeat_interleave(num_generations, dim=0),
-            completion_ids=completion_ids,
-            completion_mask=completion_mask,
-            texts=texts,
-        )
+        return make_rollouts(ids, mask, out[:, ids.shape[1] :], num_generations, self.eos_token_ids, self.tokenizer)
 
     def completion_logps(
         self,
@@ -380,6 +370,29 @@ class GlobalSystem(nn.Module):
             raise RuntimeError("the policy has no LoRA adapters to disable")
         with self.model.disable_adapter():
             yield
+
+
+def make_rollouts(
+    prompt_ids: Tensor,
+    prompt_mask: Tensor,
+    completion_ids: Tensor,
+    num_generations: int,
+    eos_token_ids: Sequence[int],
+    tokenizer: Any,
+) -> Rollouts:
+    """Rollouts from sampled tokens: everything after the first EOS masked and padded, texts decoded, each
+    prompt repeated for its ``num_generations`` completions."""
+    completion_mask = completion_mask_after_eos(completion_ids, eos_token_ids)
+    completion_ids = completion_ids.masked_fill(completion_mask == 0, tokenizer.pad_token_id)
+    index = torch.arange(prompt_ids.shape[0], device=prompt_ids.device)
+    return Rollouts(
+        prompt_index=index.repeat_interleave(num_generations),
+        prompt_ids=prompt_ids.repeat_interleave(num_generations, dim=0),
+        prompt_mask=prompt_mask.repeat_interleave(num_generations, dim=0),
+        completion_ids=completion_ids,
+        completion_mask=completion_mask,
+        texts=tokenizer.batch_decode(completion_ids, skip_special_tokens=True),
+    )
 
 
 def completion_mask_after_eos(completion_ids: Tensor, eos_token_ids: Sequence[int]) -> Tensor:

@@ -31,7 +31,7 @@ from omni_r1.data.types import VideoSample
 from omni_r1.models.global_system import (
     PromptBatch,
     Rollouts,
-    completion_mask_after_eos,
+    make_rollouts,
     selective_log_softmax,
     token_entropy,
 )
@@ -294,18 +294,7 @@ class TextPolicy(nn.Module):
             completion_ids = sample(ids, mask, num_generations, max_new_tokens, temperature, top_p, do_sample)
         finally:
             self.model.train(was_training)
-        completion_mask = completion_mask_after_eos(completion_ids, self.eos_token_ids)
-        completion_ids = completion_ids.masked_fill(completion_mask == 0, self.tokenizer.pad_token_id)
-        texts = self.tokenizer.batch_decode(completion_ids, skip_special_tokens=True)
-        index = torch.arange(ids.shape[0], device=ids.device)
-        return Rollouts(
-            prompt_index=index.repeat_interleave(num_generations),
-            prompt_ids=ids.repeat_interleave(num_generations, dim=0),
-            prompt_mask=mask.repeat_interleave(num_generations, dim=0),
-            completion_ids=completion_ids,
-            completion_mask=completion_mask,
-            texts=texts,
-        )
+        return make_rollouts(ids, mask, completion_ids, num_generations, self.eos_token_ids, self.tokenizer)
 
     def _generate_hf(
         self,
