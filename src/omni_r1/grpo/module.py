@@ -23,6 +23,7 @@ from omni_r1.data.types import VideoSample
 from omni_r1.detail.collaboration import DetailSystem
 from omni_r1.grpo.advantages import SCALES, group_advantages, group_reward_stats
 from omni_r1.grpo.loss import LOSS_TYPES, policy_loss
+from omni_r1.grpo.optim import policy_optimizers
 from omni_r1.grpo.reference import ReferencePolicy
 from omni_r1.models.global_system import GlobalSystem, PromptBatch, Rollouts
 from omni_r1.models.text_policy import TextPolicy
@@ -338,16 +339,7 @@ class GRPOModule(L.LightningModule):
 
     # ------------------------------------------------------------------ optimisation
     def configure_optimizers(self):
-        params = [p for p in self.policy.parameters() if p.requires_grad]
-        if not params:
-            raise ValueError("the policy has no trainable parameters (4-bit weights need `lora`)")
-        optimizer = self.optimizer_factory(params)
-        if self.scheduler_factory is None:
-            return optimizer
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer), "interval": "step"},
-        }
+        return policy_optimizers(self.policy, self.optimizer_factory, self.scheduler_factory)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         # The frozen reference equals the initial weights, rebuilt at construction: don't store it twice.

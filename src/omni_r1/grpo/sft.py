@@ -13,6 +13,7 @@ from torch import Tensor
 
 from omni_r1.answers import reference_answer
 from omni_r1.data.types import VideoSample
+from omni_r1.grpo.optim import policy_optimizers
 from omni_r1.models.global_system import GlobalSystem
 
 
@@ -78,11 +79,4 @@ class SFTModule(L.LightningModule):
             self.policy.save_pretrained(self.export_dir)
 
     def configure_optimizers(self):
-        params = [p for p in self.policy.parameters() if p.requires_grad]
-        if not params:
-            raise ValueError("the policy has no trainable parameters (4-bit weights need `lora`)")
-        optimizer = self.optimizer_factory(params)
-        if self.scheduler_factory is None:
-            return optimizer
-        scheduler = self.scheduler_factory(optimizer)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        return policy_optimizers(self.policy, self.optimizer_factory, self.scheduler_factory)

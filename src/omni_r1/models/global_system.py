@@ -262,18 +262,20 @@ class GlobalSystem(nn.Module):
 
     # ------------------------------------------------------------------ supervised
     def sft_loss(self, samples: Sequence[VideoSample], responses: Sequence[str]) -> Tensor:
-        """Token-mean cross-entropy of the responses given the prompts (prompt and padding tokens masked)."""
-        prompts = self._to_device(self.prompt_inputs(samples))
+        """Token-mean cross-entropy of the responses given the prompts (prompt and padding tokens masked).
+
+        The media are processed once: the response is the last tokens of each row (left padding), so only the
+        response is tokenised again to count them — and checked against the row, never assumed.
+        """
         full = self._to_device(self.prompt_inputs(samples, responses))
         input_ids = full["input_ids"]
-        labels = input_ids.clone()
-        labels[full["attention_mask"] == 0] = -100
-        # Left padding: the prompt of row i occupies the last prompt_len tokens before its response.
-        prompt_len = prompts["attention_mask"].sum(dim=1)  # (B,)
-        full_len = full["attention_mask"].sum(dim=1)
-        pad = input_ids.shape[1] - full_len
-        positions = torch.arange(input_ids.shape[1], device=input_ids.device)[None, :]
-        labels[positions < (pad + prompt_len)[:, None]] = -100
+        labels = torch.full_like(input_ids, -100)
+        for row, response in enumerate(responses):
+            ids = self.tokenizer(response + "<|im_end|>", add_special_tokens=False)["input_ids"]
+            target = torch.tensor(ids, device=input_ids.device)
+            if not torch.equal(input_ids[row, -len(ids) :], target):
+                raise ValueError(f"response {row} does not tokenise the same alone and after its prompt")
+            labels[row, -len(ids) :] = target
         outputs = self.model(**full, labels=labels, use_cache=False)
         return outputs.loss
 

@@ -131,22 +131,21 @@ def load_thinker(
         if lora is None:
             model = model.merge_and_unload()
     elif lora is not None:
-        from peft import LoraConfig as PeftLoraConfig
-        from peft import get_peft_model
-
-        model = get_peft_model(
-            model,
-            PeftLoraConfig(
-                r=lora.r,
-                lora_alpha=lora.alpha,
-                lora_dropout=lora.dropout,
-                target_modules=lora.target_modules,
-                bias="none",
-            ),
-        )
+        model = apply_lora(model, lora)
     if freeze_encoders:  # prepare_model_for_kbit_training unfreezes non-quantised params: freeze again
         freeze_modality_encoders(model)
     return model
+
+
+def apply_lora(model: nn.Module, lora: LoraConfig) -> nn.Module:
+    """Wrap ``model`` with fresh peft LoRA adapters (biases untouched, only the adapters train)."""
+    from peft import LoraConfig as PeftLoraConfig
+    from peft import get_peft_model
+
+    config = PeftLoraConfig(
+        r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=lora.target_modules, bias="none"
+    )
+    return get_peft_model(model, config)
 
 
 def keep_trainable_4bit_layout(model: nn.Module) -> None:

@@ -36,7 +36,7 @@ from omni_r1.models.global_system import (
     token_entropy,
 )
 from omni_r1.models.hub import resolve_pretrained
-from omni_r1.models.loading import LoraConfig, torch_dtype
+from omni_r1.models.loading import LoraConfig, apply_lora, torch_dtype
 
 
 @dataclass
@@ -199,19 +199,7 @@ class TextPolicy(nn.Module):
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
             model.config.use_cache = False
         if lora is not None:
-            from peft import LoraConfig as PeftLoraConfig
-            from peft import get_peft_model
-
-            model = get_peft_model(
-                model,
-                PeftLoraConfig(
-                    r=lora.r,
-                    lora_alpha=lora.alpha,
-                    lora_dropout=lora.dropout,
-                    target_modules=lora.target_modules,
-                    bias="none",
-                ),
-            )
+            model = apply_lora(model, lora)
         self.model = model
         self.model.train()  # from_pretrained returns eval mode; training modes are Lightning's to switch
         self.tokenizer = AutoTokenizer.from_pretrained(path)
