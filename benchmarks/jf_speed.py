@@ -29,7 +29,7 @@ try:  # the official code's dilation
 except ImportError:  # pragma: no cover - optional
     cv2 = None
 
-from omni_r1.metrics.functional import boundary_f_measure, region_similarity
+from omni_r1.metrics.functional import region_and_boundary
 
 # ---------------------------------------------------------------- DAVIS-style reference (numpy + scipy) ------
 
@@ -130,7 +130,8 @@ def fastest(fn: Callable[[], object], repeats: int, sync: Callable[[], None] = l
 
 
 def kit(pred: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    return region_similarity(pred, target), boundary_f_measure(pred, target)
+    """Per-frame J and F from one packing of the masks, as ``JAndF`` and ``evaluate score`` compute them."""
+    return region_and_boundary(pred, target)
 
 
 def main(argv: list[str] | None = None) -> float:

@@ -154,7 +154,7 @@ def test_full_resolution_frames_equal_reference() -> None:
         assert ((f > 0) & (f < 1)).all()
 
 
-@pytest.mark.parametrize("radius", [0, 1, 2, 3, 8, 13, 50])
+@pytest.mark.parametrize("radius", [0, 1, 2, 3, 8, 13, 50, 70])
 def test_disk_dilation_equals_scipy(radius: int) -> None:
     rng = np.random.default_rng(radius)
     masks = rng.random((3, 23, 31)) < 0.03

@@ -14,6 +14,7 @@ from omni_r1.metrics.functional.davis import (
     boundary_radius,
     disk_dilation,
     j_and_f,
+    region_and_boundary,
     region_similarity,
 )
 from omni_r1.metrics.functional.mevis import mevis_aggregate
@@ -57,6 +58,7 @@ __all__ = [
     "refavs_null_s",
     "refavs_resize",
     "refavs_target",
+    "region_and_boundary",
     "region_similarity",
     "revos_aggregate",
     "revos_expression",

@@ -6,11 +6,10 @@ digit would make the reproduced numbers incomparable. All counting is done in in
 only the final ratios are float64, computed in the same order as the official code, and sequence means use
 NumPy's summation order as the official ``ndarray.mean()`` does.
 
-Speed: the official F dilates both boundary maps with a disk over the whole frame. Only the dilation's value *at
-boundary pixels* is ever read, so :func:`boundary_f_measure` looks it up there instead: for each boundary pixel and
-each row of the disk, one binary search in the sorted list of the other map's boundary pixels says whether that
-row's chord holds one. The work grows with the boundary length (a few thousand pixels per frame), not with the
-frame area times the disk size, and it is all integer arithmetic, so the result is the same on any device.
+Speed: the official F dilates both boundary maps with a disk over the whole frame, one byte per pixel. The kit
+packs 64 pixels into each int64 word and dilates, intersects and counts the packed rows
+(:mod:`omni_r1.metrics.functional.bitpacked`), so each tensor operation does 64 pixels' work; it is all integer
+arithmetic, so the result is the same on any device. J and F share one packing in :func:`region_and_boundary`.
 """
 
 from __future__ import annotations
@@ -21,9 +20,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from omni_r1.metrics.functional.bitpacked import FrameCounts, frame_counts
+
 
 def _as_frames(pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
-    """Check shapes and binarise: any non-zero pixel is foreground, as ``astype(bool)`` in the official code."""
+    """Check shapes and bring both to ``(T, H, W)`` on ``pred``'s device (binarised later, while packing)."""
     if not isinstance(pred, Tensor) or not isinstance(target, Tensor):
         raise TypeError(f"pred and target must be torch.Tensor, got {type(pred).__name__} and {type(target).__name__}")
     if pred.shape != target.shape:
@@ -34,9 +35,7 @@ def _as_frames(pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
         raise ValueError(f"masks must be (T, H, W) or (H, W), got shape {tuple(pred.shape)}")
     if pred.shape[-2] == 0 or pred.shape[-1] == 0:
         raise ValueError(f"masks must have at least one pixel per frame, got shape {tuple(pred.shape)}")
-    target = target.to(pred.device)
-    # A bool tensor is already binary; `!= 0` on it would cost a full pass through a type promotion.
-    return (pred if pred.dtype == torch.bool else pred != 0), (target if target.dtype == torch.bool else target != 0)
+    return pred, target.to(pred.device)
 
 
 def region_similarity(pred: Tensor, target: Tensor) -> Tensor:
@@ -49,16 +48,28 @@ def region_similarity(pred: Tensor, target: Tensor) -> Tensor:
     Returns:
         ``(T,)`` float64 on ``pred``'s device; frames whose union is empty score 1 (nothing to find, nothing found).
     """
+    return _jaccard(frame_counts(*_as_frames(pred, target), radius=None))
+
+
+def region_and_boundary(pred: Tensor, target: Tensor, bound_th: float = 0.008) -> tuple[Tensor, Tensor]:
+    """Per-frame J and F together: one packing of the masks serves both (what every evaluation needs).
+
+    Args:
+        pred: ``(T, H, W)`` or ``(H, W)`` predicted masks; any non-zero value is foreground.
+        target: ground-truth masks of the same shape.
+        bound_th: boundary tolerance passed to :func:`boundary_radius`.
+
+    Returns:
+        ``(J, F)``, each ``(T,)`` float64, equal to :func:`region_similarity` and :func:`boundary_f_measure`.
+    """
     pred, target = _as_frames(pred, target)
-    inter = _count(pred & target)
-    union = _count(pred | target)
-    return torch.where(union == 0, torch.ones_like(union), inter / union)
+    counts = frame_counts(pred, target, boundary_radius(pred.shape[-2], pred.shape[-1], bound_th))
+    return _jaccard(counts), _f_measure(counts)
 
 
-def _count(mask: Tensor) -> Tensor:
-    """Foreground pixels per frame as float64. Summing the bytes in int32 is about twice as fast as a bool sum
-    (which widens every element to int64); a frame has far fewer than 2³¹ pixels."""
-    return mask.view(torch.uint8).flatten(1).sum(dim=1, dtype=torch.int32).double()
+def _jaccard(counts: FrameCounts) -> Tensor:
+    union = counts.union.double()
+    return torch.where(union == 0, torch.ones_like(union), counts.intersection.double() / union)
 
 
 def boundary_radius(height: int, width: int, bound_th: float = 0.008) -> int:
@@ -105,8 +116,8 @@ def disk_dilation(masks: Tensor, radius: int) -> Tensor:
     The disk is split into its horizontal chords: row offset ``dy`` spans ``|dx| <= isqrt(r² - dy²)``. Each chord
     is a sliding-window count from one integer prefix sum along the width, then shifted by ``dy``. Everything is
     integer or bool, so the result is exact on any device, and memory stays O(T·H·W) whatever the radius (a
-    dense (2r+1)² convolution or unfold would need far more for 480p frames). :func:`boundary_f_measure` reads the
-    dilation only at boundary pixels and does not build it; this full map is its dense counterpart.
+    dense (2r+1)² convolution or unfold would need far more for 480p frames). The metrics dilate bit-packed rows
+    instead (:mod:`omni_r1.metrics.functional.bitpacked`); this byte-per-pixel map is their dense counterpart.
     """
     if masks.ndim != 3 or masks.dtype != torch.bool:
         raise ValueError(f"disk_dilation expects (T, H, W) bool masks, got {masks.dtype} of shape {tuple(masks.shape)}")
@@ -137,75 +148,6 @@ def disk_dilation(masks: Tensor, radius: int) -> Tensor:
     return out
 
 
-_QUERY_CHUNK = 1 << 20  # (point, disk row) lookups per step: bounds memory for noise-like masks with huge boundaries
-
-
-def _near_any_row(centres: Tensor, table: Tensor, rows: list[int], row_stride: int, radius: int) -> Tensor:
-    """Whether a key of ``table`` lies on one of the disk's chords ``rows`` around each of ``centres``.
-
-    Args:
-        centres: ``(K,)`` keys of the pixels to test.
-        table: sorted keys to look for, ending with a sentinel larger than any chord end.
-        rows: disk row offsets ``dy`` to test.
-        row_stride: key distance between vertically adjacent pixels.
-        radius: disk radius r.
-
-    Returns:
-        ``(K,)`` bool.
-    """
-    dy = torch.tensor(rows, device=centres.device)
-    half = torch.tensor([math.isqrt(radius * radius - d * d) for d in rows], device=centres.device)
-    start, stop = dy * row_stride - half, dy * row_stride + half + 1  # (D,) chord [start, stop) around a centre
-    near = torch.empty(centres.shape, dtype=torch.bool, device=centres.device)
-    step = max(1, _QUERY_CHUNK // len(rows))
-    for first in range(0, centres.numel(), step):
-        centre = centres[first : first + step, None]  # (K, 1)
-        found = table[torch.searchsorted(table, centre + start)]  # (K, D): first key at or after the chord start
-        near[first : first + step] = (found < centre + stop).any(dim=1)
-    return near
-
-
-def _count_near(
-    points: tuple[Tensor, Tensor, Tensor], others: tuple[Tensor, Tensor, Tensor], shape: torch.Size, radius: int
-) -> Tensor:
-    """Per frame, how many of ``points`` have one of ``others`` within the disk ``{dx² + dy² <= r²}``.
-
-    This is ``|src_b ∧ dil(dst_b)|`` of the official code evaluated only where ``src_b`` is set. Pixels are keyed
-    by their row-major index in a frame padded by ``r`` rows and ``r + 1`` columns on each side, so for every disk
-    row ``dy`` the chord ``|dx| <= isqrt(r² - dy²)`` is one contiguous key interval that never wraps into another
-    row or frame. ``others`` come from ``nonzero`` in row-major order, so their keys are sorted and one binary
-    search per (point, disk row) finds the first key at or after the chord's start. Three probe rows settle most
-    pixels of a reasonable prediction (its boundary runs within a few pixels of the target's); only the rest are
-    tested against all ``2r + 1`` rows.
-
-    Args:
-        points: ``(t, y, x)`` index vectors of the pixels to test.
-        others: ``(t, y, x)`` index vectors of the pixels to look for.
-        shape: ``(T, H, W)`` of the frames.
-        radius: disk radius r.
-
-    Returns:
-        ``(T,)`` int64 counts.
-    """
-    frames, height, width = shape
-    device = points[0].device
-    row_stride, frame_rows = width + 2 * radius + 2, height + 2 * radius
-
-    def keys(t: Tensor, y: Tensor, x: Tensor) -> Tensor:
-        return (t * frame_rows + y + radius) * row_stride + x + radius + 1
-
-    # A sentinel past every chord end lets "first key at or after the start" be read without a bounds check.
-    sentinel = torch.tensor([frames * frame_rows * row_stride], device=device)
-    table = torch.cat([keys(*others), sentinel])
-    centres = keys(*points)
-    probe = sorted({0, -((radius + 1) // 2), (radius + 1) // 2})
-    near = _near_any_row(centres, table, probe, row_stride, radius)
-    rest = (~near).nonzero().squeeze(1)
-    if rest.numel():
-        near[rest] = _near_any_row(centres[rest], table, list(range(-radius, radius + 1)), row_stride, radius)
-    return torch.bincount(points[0][near], minlength=frames)
-
-
 def boundary_f_measure(pred: Tensor, target: Tensor, bound_th: float = 0.008) -> Tensor:
     """Per-frame boundary F-measure (DAVIS ``db_eval_boundary``), at the masks' own resolution.
 
@@ -218,14 +160,13 @@ def boundary_f_measure(pred: Tensor, target: Tensor, bound_th: float = 0.008) ->
         ``(T,)`` float64 on ``pred``'s device. Both boundaries empty → 1; exactly one empty → 0.
     """
     pred, target = _as_frames(pred, target)
-    radius = boundary_radius(pred.shape[-2], pred.shape[-1], bound_th)
-    pred_points = boundary_map(pred).nonzero(as_tuple=True)
-    target_points = boundary_map(target).nonzero(as_tuple=True)
-    frames = pred.shape[0]
-    n_pred = torch.bincount(pred_points[0], minlength=frames).double()
-    n_target = torch.bincount(target_points[0], minlength=frames).double()
-    precision = _count_near(pred_points, target_points, pred.shape, radius).double() / n_pred
-    recall = _count_near(target_points, pred_points, pred.shape, radius).double() / n_target
+    return _f_measure(frame_counts(pred, target, boundary_radius(pred.shape[-2], pred.shape[-1], bound_th)))
+
+
+def _f_measure(counts: FrameCounts) -> Tensor:
+    n_pred, n_target = counts.pred_boundary.double(), counts.target_boundary.double()
+    precision = counts.pred_matched.double() / n_pred
+    recall = counts.target_matched.double() / n_target
     # Official special cases: no predicted boundary → precision 1, no target boundary → recall 1. The other ratio
     # then has nothing to match against and is already 0, which gives F = 0 for one empty side and 1 for both.
     precision = torch.where(n_pred == 0, 1.0, precision)
@@ -246,11 +187,10 @@ def j_and_f(pred: Tensor, target: Tensor, bound_th: float = 0.008) -> tuple[Tens
     Returns:
         ``(J, F, JF)`` float64 scalars, fractions in [0, 1].
     """
-    j_frames = region_similarity(pred, target)
+    j_frames, f_frames = region_and_boundary(pred, target, bound_th)
     if j_frames.numel() == 0:
         # The mean of no frames is NaN, which would silently poison every average it enters.
         raise ValueError(f"a sequence needs at least one frame, got masks of shape {tuple(pred.shape)}")
-    f_frames = boundary_f_measure(pred, target, bound_th)
     j, f = _numpy_mean(j_frames), _numpy_mean(f_frames)
     return j, f, (j + f) / 2
 
