@@ -29,6 +29,7 @@ _M1, _M2, _M4, _BYTES = 0x5555555555555555, 0x3333333333333333, 0x0F0F0F0F0F0F0F
 # w · _GATHER moves bit 0 of byte i (a 0/1 pixel) to bit 56 + i: the top byte packs 8 pixels in column order.
 _GATHER = 0x0102040810204080
 _CHUNK_WORDS = 1 << 16  # packed words per mask and chunk: ~0.5 MiB per workspace slot stays in cache
+_PACK_WORDS = 1 << 14  # packed words per mask and packing step: its byte-per-pixel buffer (1 MiB) stays in cache
 
 
 class FrameCounts(NamedTuple):
@@ -79,72 +80,144 @@ def frame_counts(pred: Tensor, target: Tensor, radius: int | None) -> FrameCount
 
 
 class _Workspace:
-    """Preallocated buffers for one chunk of frames; :meth:`count` fills them in place."""
+    """Preallocated buffers for one chunk of frames; :meth:`count` fills them in place.
+
+    After packing, the work is confined to the chunk's content box (rows and words holding any foreground, plus
+    the margins the boundary and dilation rules need) and done in compact buffers of that shape: background far
+    from both masks has no boundary and adds nothing to any count.
+    """
 
     def __init__(
         self, chunk: int, height: int, width: int, words: int, radius: int | None, device: torch.device
     ) -> None:
         self.width, self.radius = width, radius
-        new = dict(dtype=torch.int64, device=device)
-        shape = (chunk, height, words)
-        # Zeroed once: columns past `width` are never written, so they stay background in every chunk.
-        self.pixels = torch.zeros(2, chunk, height, words * 64, dtype=torch.bool, device=device)
-        self.product = torch.empty(2, chunk, height, words * 8, **new)
-        self.masks = torch.empty(2, *shape, **new)
-        # Counted slots: P ∧ G, P ⊕ G, Bp, Bg, Bp ∧ dil(Bg), Bg ∧ dil(Bp).
-        self.slots = torch.empty(6 if radius is not None else 2, *shape, **new)
-        self.scratch = torch.empty_like(self.slots)
-        if radius is None:
-            return
-        self.tmp = torch.empty(2, *shape, **new)
-        self.out = torch.empty(2, *shape, **new)
-        self.last_column = torch.zeros(words, **new)
+        self.pack_frames = max(1, min(chunk, _PACK_WORDS // (height * words)))
+        # Zeroed once: columns past `width` are only written by the multiply, inside the last partial byte group.
+        self.pixels = torch.zeros(2, self.pack_frames, height, words * 64, dtype=torch.bool, device=device)
+        self.packed = torch.empty(2, chunk, height, words, dtype=torch.int64, device=device)
+        self.last_column = torch.zeros(words, dtype=torch.int64, device=device)
         self.last_column[(width - 1) // 64] = _bit((width - 1) % 64)
-        self.half_widths = [math.isqrt(radius * radius - dy * dy) for dy in range(radius + 1)]
-        self.levels = {h: torch.empty(2, *shape, **new) for h in set(self.half_widths)}
+        self.half_widths = [math.isqrt(radius * radius - dy * dy) for dy in range(radius + 1)] if radius else [0]
+        # Flat storage, viewed at each chunk's box shape so every operation runs on contiguous memory.
+        size = chunk * height * words
+        counted = 6 if radius is not None else 2  # P ∧ G, P ⊕ G, Bp, Bg, Bp ∧ dil(Bg), Bg ∧ dil(Bp)
+        self.storage = {
+            name: torch.empty(slots * size, dtype=torch.int64, device=device)
+            for name, slots in [("slots", counted), ("scratch", counted), ("masks", 2), ("tmp", 2), ("out", 2)]
+        }
+        self.storage.update(
+            {f"level{h}": torch.empty(2 * size, dtype=torch.int64, device=device) for h in _chain(self.half_widths)}
+        )
+
+    def _buffer(self, name: str, *shape: int) -> Tensor:
+        return self.storage[name][: math.prod(shape)].view(shape)
 
     def count(self, pred: Tensor, target: Tensor, counts: Tensor) -> None:
         n = pred.shape[0]
-        masks, slots = self.masks[:, :n], self.slots[:, :n]
-        self._pack(pred, target, masks)
+        packed = self.packed[:, :n]
+        self._pack(pred, target, packed)
+        box = self._content_box(packed)
+        if box is None:  # no foreground in the chunk: every count is zero
+            counts.zero_()
+            return
+        rows, cols = box
+        shape = (n, rows.stop - rows.start, cols.stop - cols.start)
+        counted = 2 if self.radius is None else 6
+        slots, scratch = self._buffer("slots", counted, *shape), self._buffer("scratch", counted, *shape)
+        masks = self._buffer("masks", 2, *shape)
+        masks.copy_(packed[..., rows, cols])
         torch.bitwise_and(masks[0], masks[1], out=slots[0])
         torch.bitwise_xor(masks[0], masks[1], out=slots[1])
         if self.radius is not None:
-            tmp, out, bounds = self.tmp[:, :n], self.out[:, :n], slots[2:4]
-            _boundary(masks, self.last_column, bounds, tmp)
+            tmp, out, bounds = self._buffer("tmp", 2, *shape), self._buffer("out", 2, *shape), slots[2:4]
+            _boundary(masks, self.last_column[cols], bounds, tmp)
             self._dilate(bounds, out, tmp)
             torch.bitwise_and(bounds[0], out[1], out=slots[4])
             torch.bitwise_and(bounds[1], out[0], out=slots[5])
-        counts[: len(slots)] = _popcount_frames(slots, self.scratch[:, :n])
+        counts[:counted] = _popcount_frames(slots, scratch)
 
-    def _pack(self, pred: Tensor, target: Tensor, masks: Tensor) -> None:
+    def _pack(self, pred: Tensor, target: Tensor, packed: Tensor) -> None:
         """Binarise (copying into a bool buffer is ``!= 0``) and pack 8 pixels per byte, 64 per word."""
-        n = pred.shape[0]
-        pixels, product = self.pixels[:, :n], self.product[:, :n]
-        pixels[0, ..., : self.width].copy_(pred)
-        pixels[1, ..., : self.width].copy_(target)
-        torch.mul(pixels.view(torch.int64), _GATHER, out=product)  # (2, n, H, words * 8): 8 pixels each
-        masks.view(torch.uint8).copy_(product.view(torch.uint8)[..., 7::8])  # top bytes, little-endian order
+        width, step = self.width, self.pack_frames
+        for first in range(0, pred.shape[0], step):
+            n = min(step, pred.shape[0] - first)
+            pixels = self.pixels[:, :n]
+            pixels[0, ..., :width].copy_(pred[first : first + n])
+            pixels[1, ..., :width].copy_(target[first : first + n])
+            if width % 8:  # the multiply below left products in the padding bytes of the last group
+                pixels[..., width : width - width % 8 + 8].zero_()
+            words = pixels.view(torch.int64)  # (2, n, H, words * 8): 8 pixels each
+            words *= _GATHER
+            packed[:, first : first + n].view(torch.uint8).copy_(words.view(torch.uint8)[..., 7::8])
 
-    def _dilate(self, bounds: Tensor, out: Tensor, tmp: Tensor) -> None:
+    def _content_box(self, packed: Tensor) -> tuple[slice, slice] | None:
+        """Rows and words to work on: the foreground's box over the chunk, grown by what the rules reach.
+
+        One row above and one word to the left hold boundary pixels of the background next to the foreground;
+        one row below makes the box's last row background (whose boundary then needs no south neighbour) unless it
+        is the image's. The dilation's doubling steps read up to ``radius`` columns past any boundary pixel, so
+        ``ceil(radius / 64)`` more words go on each side.
+        """
+        height, words = packed.shape[-2:]
+        union = torch.bitwise_or(packed[0], packed[1], out=self._buffer("tmp", *packed.shape[1:]))
+        occupied = union.ne(0).any(dim=0)  # (H, words)
+        rows, cols = occupied.any(dim=1).nonzero(), occupied.any(dim=0).nonzero()
+        if rows.numel() == 0:
+            return None
+        top, bottom, left, right = torch.cat([rows[[0, -1]], cols[[0, -1]]]).flatten().tolist()
+        if self.radius is None:
+            return slice(top, bottom + 1), slice(left, right + 1)
+        reach = -(-self.radius // 64)
+        return (
+            slice(max(top - 1, 0), min(bottom + 2, height)),
+            slice(max(left - 1 - reach, 0), min(right + 1 + reach, words)),
+        )
+
+    def _dilate(self, bounds: Tensor, out: Tensor, scratch: Tensor) -> None:
         """Disk dilation of both boundary maps into ``out``: horizontal chord levels, then one OR per disk row."""
-        n, height = bounds.shape[1], bounds.shape[2]
+        height = bounds.shape[2]
         level, reach = bounds, 0
-        for half in sorted(self.levels):
-            stored = self.levels[half][:, :n]
-            stored.copy_(level)
+        for half in sorted(set(self.half_widths)):
             while reach < half:
                 step = min(half - reach, 2 * reach + 1)  # [-reach, reach] + {-step, 0, step} is still an interval
-                tmp.copy_(stored)
-                _or_shifted(stored, tmp, step, toward_higher=True, scratch=out)
-                _or_shifted(stored, tmp, step, toward_higher=False, scratch=out)
-                reach += step
-            level = stored
-        out.copy_(self.levels[self.half_widths[0]][:, :n])
+                # Each step writes a fresh buffer, so the levels the disk rows need stay as they are.
+                wider = self._buffer(f"level{reach + step}", *bounds.shape)
+                _dilate_row_step(level, step, wider, scratch)
+                level, reach = wider, reach + step
+        out.copy_(self._level(bounds, 0))
         for dy in range(1, min(self.radius, height - 1) + 1):
-            chord = self.levels[self.half_widths[dy]][:, :n]
+            chord = self._level(bounds, dy)
             out[:, :, dy:] |= chord[:, :, :-dy]
             out[:, :, :-dy] |= chord[:, :, dy:]
+
+    def _level(self, bounds: Tensor, dy: int) -> Tensor:
+        half = self.half_widths[dy]
+        return bounds if half == 0 else self._buffer(f"level{half}", *bounds.shape)
+
+
+def _chain(half_widths: list[int]) -> list[int]:
+    """Every reach the horizontal doubling steps pass through on the way to the disk's chord half-widths."""
+    reaches, reach = [], 0
+    for half in sorted(set(half_widths)):
+        while reach < half:
+            reach += min(half - reach, 2 * reach + 1)
+            reaches.append(reach)
+    return reaches
+
+
+def _dilate_row_step(x: Tensor, step: int, out: Tensor, scratch: Tensor) -> None:
+    """``out`` = ``x`` OR ``x`` moved ``step`` columns right OR ``x`` moved ``step`` columns left, along packed rows."""
+    if step < 64:  # the usual case: the in-word part of the right move lands in `out` directly
+        torch.bitwise_left_shift(x, step, out=out)
+        out |= x
+        carry = scratch[..., 1:]
+        torch.bitwise_right_shift(x[..., :-1], 64 - step, out=carry)
+        carry &= _low_bits(step)
+        out[..., 1:] |= carry
+    else:
+        out.copy_(x)
+        _or_shifted(out, x, step, toward_higher=True, scratch=scratch)
+    _or_shifted(out, x, step, toward_higher=False, scratch=scratch)
 
 
 def _boundary(masks: Tensor, last_column: Tensor, bounds: Tensor, east: Tensor) -> None:
