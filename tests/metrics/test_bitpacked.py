@@ -155,3 +155,54 @@ def test_radii_from_zero_to_beyond_the_frame(bound_th: float) -> None:
         pred = torch.from_numpy(rng.random((t, h, w)) < 0.3)
         target = torch.from_numpy(rng.random((t, h, w)) < 0.3)
         assert_counts_equal(pred, target, boundary_radius(h, w, bound_th))
+
+
+def test_rows_wider_than_31_words() -> None:
+    """Past 31 words a row's byte counts could overflow a lane, so the per-word count is used."""
+    rng = np.random.default_rng(5)
+    target = torch.from_numpy(random_boxes(rng, 2, 20, 2100))
+    target[:, 5:15, 10:2090] = True
+    pred = target ^ torch.from_numpy(rng.random((2, 20, 2100)) < 0.01)
+    assert_counts_equal(pred, target, 8)
+
+
+@pytest.mark.parametrize("radius", [1, 8, 63, 64, 70])
+def test_content_far_from_the_frame_edges(radius: int) -> None:
+    """Only the foreground's box (and its margins) is worked on; the answer must not depend on where it sits."""
+    pred = torch.zeros(2, 200, 600, dtype=torch.bool)
+    target = torch.zeros_like(pred)
+    target[0, 40:50, 300:340] = True
+    pred[0, 42:52, 300 + radius // 2 : 341 + radius] = True  # reaches past the box by up to the radius
+    pred[1, 44, 250] = True
+    target[1, 44 + radius, 250 + radius // 3] = True
+    assert_counts_equal(pred, target, radius)
+    moved = boundary_f_measure(torch.roll(pred, (20, -200), (1, 2)), torch.roll(target, (20, -200), (1, 2)), radius)
+    assert torch.equal(moved, boundary_f_measure(pred, target, radius))
+
+
+def test_empty_chunks_between_busy_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bitpacked, "_CHUNK_WORDS", 2 * 30 * 2)  # two frames a chunk
+    rng = np.random.default_rng(9)
+    pred, target = torch.from_numpy(random_boxes(rng, 6, 30, 70)), torch.from_numpy(random_boxes(rng, 6, 30, 70))
+    pred[2:4] = target[2:4] = False
+    assert_counts_equal(pred, target, 3)
+    j, f = region_and_boundary(pred, target)
+    assert (j[2:4] == 1).all() and (f[2:4] == 1).all()
+
+
+@pytest.mark.parametrize("radius", range(0, 21))
+def test_content_on_word_edges(radius: int) -> None:
+    """Foreground that starts on a word's first column or ends on its last: its boundary (and the dilation of
+    it) reaches into the neighbouring words, which the content box must include. One frame per call, so each
+    case has its own box."""
+    rng = np.random.default_rng(radius)
+    target = torch.zeros(1, 40, 300, dtype=torch.bool)
+    target[:, 10:20, 64:128] = True
+    cases = [torch.zeros_like(target) for _ in range(4)]
+    cases[0][:, 12:22, 64 + radius // 2 : 128] = True  # inside the target's words
+    cases[1][:, 10:20, 64:80] = True
+    cases[2][:, 25:30, 100:128] = True
+    cases[3][:, 5:35, 64:128] = torch.from_numpy(rng.random((30, 64)) < 0.05)
+    for pred in cases:
+        assert_counts_equal(pred, target, radius)
+        assert_counts_equal(target, pred, radius)
