@@ -82,13 +82,16 @@ def test_radii_of_whole_words(bound_th: int) -> None:
     assert ((got > 0) & (got < 1)).any()
 
 
-def test_several_chunks_equal_one(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Seven frames in chunks of two (the last one shorter) count exactly as in one chunk."""
+@pytest.mark.parametrize(("chunk_frames", "pack_frames"), [(2, 2), (7, 3), (3, 2)])
+def test_several_chunks_equal_one(monkeypatch: pytest.MonkeyPatch, chunk_frames: int, pack_frames: int) -> None:
+    """Seven frames in chunks and packing steps of fewer frames (the last ones shorter) count exactly as in one."""
     rng = np.random.default_rng(7)
     target = torch.from_numpy(random_boxes(rng, 7, 50, 90))
     pred = torch.from_numpy(random_boxes(rng, 7, 50, 90))
     whole = frame_counts(pred, target, 4)
-    monkeypatch.setattr(bitpacked, "_CHUNK_WORDS", 2 * 50 * 2)  # two 2-word rows of 50 frames: 2 frames a chunk
+    words_per_frame = 50 * 2  # 50 rows of two words (90 + 4 columns)
+    monkeypatch.setattr(bitpacked, "_CHUNK_WORDS", chunk_frames * words_per_frame)
+    monkeypatch.setattr(bitpacked, "_PACK_WORDS", pack_frames * words_per_frame)
     chunked = frame_counts(pred, target, 4)
     for name, a, b in zip(whole._fields, whole, chunked):
         assert torch.equal(a, b), name

@@ -29,8 +29,10 @@ _M1, _M2, _M4, _BYTES = 0x5555555555555555, 0x3333333333333333, 0x0F0F0F0F0F0F0F
 _LANES16, _WORDS16 = 0x00FF00FF00FF00FF, 0x0001000100010001
 # w · _GATHER moves bit 0 of byte i (a 0/1 pixel) to bit 56 + i: the top byte packs 8 pixels in column order.
 _GATHER = 0x0102040810204080
-_CHUNK_WORDS = 1 << 16  # packed words per mask and chunk: ~0.5 MiB per workspace slot stays in cache
-_PACK_WORDS = 1 << 14  # packed words per mask and packing step: its byte-per-pixel buffer (1 MiB) stays in cache
+# Packed words per mask in a chunk, and in a packing step within it. On a CPU they keep the working set in cache
+# (~0.5 MiB per workspace slot, 1 MiB of bytes per packing step); a GPU wants fewer, larger kernels.
+_CHUNK_WORDS, _PACK_WORDS = 1 << 16, 1 << 14
+_GPU_CHUNK_WORDS = 1 << 22
 
 
 class FrameCounts(NamedTuple):
@@ -70,8 +72,10 @@ def frame_counts(pred: Tensor, target: Tensor, radius: int | None) -> FrameCount
         raise RuntimeError("bit-packed DAVIS metrics assume a little-endian host")
     frames, height, width = pred.shape
     words = -(-(width + (radius or 0)) // 64)
-    chunk = max(1, min(frames, _CHUNK_WORDS // (height * words)))
-    space = _Workspace(chunk, height, width, words, radius, pred.device)
+    on_cpu = pred.device.type == "cpu"
+    chunk = max(1, min(frames, (_CHUNK_WORDS if on_cpu else _GPU_CHUNK_WORDS) // (height * words)))
+    pack_frames = max(1, min(chunk, _PACK_WORDS // (height * words))) if on_cpu else chunk
+    space = _Workspace(chunk, pack_frames, height, width, words, radius, pred.device)
     counts = torch.zeros(len(FrameCounts._fields), frames, dtype=torch.int64, device=pred.device)
     for first in range(0, frames, chunk):
         last = min(first + chunk, frames)
@@ -89,10 +93,16 @@ class _Workspace:
     """
 
     def __init__(
-        self, chunk: int, height: int, width: int, words: int, radius: int | None, device: torch.device
+        self,
+        chunk: int,
+        pack_frames: int,
+        height: int,
+        width: int,
+        words: int,
+        radius: int | None,
+        device: torch.device,
     ) -> None:
-        self.width, self.radius = width, radius
-        self.pack_frames = max(1, min(chunk, _PACK_WORDS // (height * words)))
+        self.width, self.radius, self.pack_frames = width, radius, pack_frames
         # Zeroed once: columns past `width` are only written by the multiply, inside the last partial byte group.
         self.pixels = torch.zeros(2, self.pack_frames, height, words * 64, dtype=torch.bool, device=device)
         self.packed = torch.empty(2, chunk, height, words, dtype=torch.int64, device=device)
@@ -207,18 +217,28 @@ def _chain(half_widths: list[int]) -> list[int]:
 
 
 def _dilate_row_step(x: Tensor, step: int, out: Tensor, scratch: Tensor) -> None:
-    """``out`` = ``x`` OR ``x`` moved ``step`` columns right OR ``x`` moved ``step`` columns left, along packed rows."""
-    if step < 64:  # the usual case: the in-word part of the right move lands in `out` directly
-        torch.bitwise_left_shift(x, step, out=out)
-        out |= x
-        carry = scratch[..., 1:]
-        torch.bitwise_right_shift(x[..., :-1], 64 - step, out=carry)
-        carry &= _low_bits(step)
-        out[..., 1:] |= carry
-    else:
+    """``out`` = ``x`` OR ``x`` moved ``step`` columns right OR ``x`` moved ``step`` columns left, along packed rows.
+
+    ``x`` must be a dilation by ``[-a, a]`` with ``step <= 2a + 1`` (the doubling steps), which lets the in-word part
+    of the left move skip clearing the sign bit's copies: they land on the top ``step`` bits only when bit 63 is
+    set, and every column within ``step`` of a set column is set in the exact result anyway.
+    """
+    if step >= 64:
         out.copy_(x)
         _or_shifted(out, x, step, toward_higher=True, scratch=scratch)
-    _or_shifted(out, x, step, toward_higher=False, scratch=scratch)
+        _or_shifted(out, x, step, toward_higher=False, scratch=scratch)
+        return
+    torch.bitwise_left_shift(x, step, out=out)
+    out |= x
+    torch.bitwise_right_shift(x, step, out=scratch)  # arithmetic: see above
+    out |= scratch
+    carry = scratch[..., 1:]  # top bits of the word to the left, into the bottom of this one
+    torch.bitwise_right_shift(x[..., :-1], 64 - step, out=carry)
+    carry &= _low_bits(step)
+    out[..., 1:] |= carry
+    carry = scratch[..., :-1]  # bottom bits of the word to the right, into the top of this one
+    torch.bitwise_left_shift(x[..., 1:], 64 - step, out=carry)
+    out[..., :-1] |= carry
 
 
 def _boundary(masks: Tensor, last_column: Tensor, bounds: Tensor, east: Tensor) -> None:
