@@ -13,7 +13,8 @@ from torch.utils.data import DataLoader
 from omni_r1.data.types import VideoSample, collate_samples
 from omni_r1.grpo.module import GRPOModule
 from omni_r1.models.loading import LoraConfig
-from omni_r1.models.text_policy import TextPolicy, TextSample, in_nucleus, sample_next_token
+from omni_r1.models.sampling import in_nucleus, sample_next_token
+from omni_r1.models.text_policy import TextPolicy, TextSample
 from omni_r1.models.tiny import build_tiny_qwen2
 from omni_r1.rewards.records import RewardOutput
 

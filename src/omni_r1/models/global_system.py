@@ -19,6 +19,7 @@ from omni_r1.data.types import VideoSample
 from omni_r1.models.hub import resolve_pretrained
 from omni_r1.models.loading import LoraConfig, QuantizationConfig, load_thinker
 from omni_r1.models.media import MediaFeatures, encode_media, unwrap_thinker
+from omni_r1.models.sampling import decode_with_cache
 from omni_r1.prompts import PromptBuilder
 
 # Tokens a policy must never produce: they are placeholders for encoder features or modality delimiters, and a
@@ -126,6 +127,8 @@ class GlobalSystem(nn.Module):
         cache_encoders: run the (frozen) vision and audio encoders once per prompt per step and reuse their
             features for sampling, old / reference log-probs and every update (exact: the embeddings are
             identical). Ignored when the encoders are trained.
+        hf_generate: sample with ``transformers``' ``generate`` instead of the built-in loop, which prefills each
+            prompt once for its G completions (``generate`` prefills every copy of the long media prompt).
     """
 
     def __init__(
@@ -141,6 +144,7 @@ class GlobalSystem(nn.Module):
         fps: float = 2.0,
         prompts: PromptBuilder | None = None,
         cache_encoders: bool = True,
+        hf_generate: bool = False,
     ) -> None:
         super().__init__()
         from transformers import Qwen2_5OmniProcessor
@@ -150,6 +154,7 @@ class GlobalSystem(nn.Module):
         self.fps = fps
         self.freeze_encoders = freeze_encoders
         self.cache_encoders = cache_encoders and freeze_encoders
+        self.hf_generate = hf_generate
         self.prompts = prompts or PromptBuilder()
         self.model = load_thinker(
             model_name_or_path,
@@ -315,14 +320,34 @@ class GlobalSystem(nn.Module):
 
         Everything after the first end-of-turn token is masked out.
         """
+        if num_generations < 1 or max_new_tokens < 1:
+            raise ValueError(
+                f"num_generations and max_new_tokens must be >= 1, got {num_generations}, {max_new_tokens}"
+            )
         prompt = samples if isinstance(samples, PromptBatch) else self.encode(samples)
         ids, mask = prompt.inputs["input_ids"], prompt.inputs["attention_mask"]
-        index = torch.arange(ids.shape[0], device=ids.device)
-        kwargs = self._model_inputs(prompt, ids, mask, index)
         was_training = self.model.training
         self.model.eval()
+        try:
+            sample = self._generate_hf if self.hf_generate else self._generate_cached
+            completion_ids = sample(prompt, num_generations, max_new_tokens, temperature, top_p, do_sample)
+        finally:
+            self.model.train(was_training)
+        return make_rollouts(ids, mask, completion_ids, num_generations, self.eos_token_ids, self.tokenizer)
+
+    def _generate_hf(
+        self,
+        prompt: PromptBatch,
+        num_generations: int,
+        max_new_tokens: int,
+        temperature: float,
+        top_p: float,
+        do_sample: bool,
+    ) -> Tensor:
+        ids, mask = prompt.inputs["input_ids"], prompt.inputs["attention_mask"]
+        index = torch.arange(ids.shape[0], device=ids.device)
         out = self.model.generate(
-            **kwargs,
+            **self._model_inputs(prompt, ids, mask, index),
             do_sample=do_sample,
             temperature=temperature if do_sample else None,
             top_p=top_p if do_sample else None,
@@ -333,9 +358,71 @@ class GlobalSystem(nn.Module):
             eos_token_id=self.eos_token_ids,
             pad_token_id=self.tokenizer.pad_token_id,
         )
-        if was_training:
-            self.model.train()
-        return make_rollouts(ids, mask, out[:, ids.shape[1] :], num_generations, self.eos_token_ids, self.tokenizer)
+        return out[:, ids.shape[1] :]  # (B*G, C)
+
+    def _generate_cached(
+        self,
+        prompt: PromptBatch,
+        num_generations: int,
+        max_new_tokens: int,
+        temperature: float,
+        top_p: float,
+        do_sample: bool,
+    ) -> Tensor:
+        """Prefill each media prompt once, repeat its KV cache G times, then decode one token per forward.
+
+        Text tokens after the prompt sit at rotary position ``real prompt tokens + rope delta`` on all three mRoPE
+        axes (padding takes no position), where the prefill's position computation leaves the per-prompt delta;
+        ``generate`` and the full forward that scores completions continue the same way.
+        """
+        from transformers import DynamicCache
+
+        ids, mask = prompt.inputs["input_ids"], prompt.inputs["attention_mask"]
+        index = torch.arange(ids.shape[0], device=ids.device)
+        thinker = unwrap_thinker(self.model)
+        decoder = thinker.model
+        decoder.rope_deltas = None  # computed afresh from this prompt's media layout
+        cache = DynamicCache()
+        hidden = decoder(**self._model_inputs(prompt, ids, mask, index), past_key_values=cache, use_cache=True)
+        deltas = decoder.rope_deltas
+        if deltas is None or deltas.shape[0] != ids.shape[0]:
+            raise RuntimeError(
+                f"{type(decoder).__name__} left no per-prompt rope deltas after the prefill; "
+                "sample with hf_generate=True for this model"
+            )
+        cache.batch_repeat_interleave(num_generations)  # (B, ...) -> (B*G, ...), prompt by prompt
+        rows = ids.shape[0] * num_generations
+        # The position of the token fed at decoding step i, before adding i: (3, B*G, 1), equal on every axis.
+        start = (mask.sum(dim=1, keepdim=True) + deltas.reshape(-1, 1)).repeat_interleave(num_generations, dim=0)
+        start = start.expand(3, rows, 1)
+        # Without left padding every position is attended: no mask needed, which skips building one per token.
+        attention = mask.repeat_interleave(num_generations, dim=0) if not bool(mask.all()) else None
+
+        def step(token: Tensor, i: int) -> Tensor:
+            nonlocal attention
+            if attention is not None:
+                attention = torch.cat([attention, attention.new_ones(rows, 1)], dim=1)
+            out = decoder(
+                input_ids=token[:, None],
+                attention_mask=attention,
+                position_ids=start + i,
+                past_key_values=cache,
+                use_cache=True,
+            )
+            return thinker.lm_head(out.last_hidden_state[:, -1])
+
+        first = thinker.lm_head(hidden.last_hidden_state[:, -1])  # (B, V)
+        return decode_with_cache(
+            first.repeat_interleave(num_generations, dim=0),
+            step,
+            eos_token_ids=self.eos_token_ids,
+            pad_token_id=self.tokenizer.pad_token_id,
+            forbidden_token_ids=self.forbidden_token_ids,
+            max_new_tokens=max_new_tokens,
+            do_sample=do_sample,
+            temperature=temperature,
+            top_p=top_p,
+        )
 
     def completion_logps(
         self,

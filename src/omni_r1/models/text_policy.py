@@ -37,6 +37,7 @@ from omni_r1.models.global_system import (
 )
 from omni_r1.models.hub import resolve_pretrained
 from omni_r1.models.loading import LoraConfig, apply_lora, torch_dtype
+from omni_r1.models.sampling import decode_with_cache
 
 
 @dataclass
@@ -85,77 +86,6 @@ def left_padded_position_ids(attention_mask: Tensor) -> Tensor:
     absolute or learned positions would score another distribution than the one sampled.
     """
     return (attention_mask.long().cumsum(dim=-1) - 1).clamp_min(0)
-
-
-# Rejection rounds before the nucleus falls back to a full sort; a row is still rejected after n rounds with
-# probability below (1 - top_p) ** n.
-REJECTION_ROUNDS = 8
-
-
-def _draw(probs: Tensor) -> Tensor:
-    """``(N,)`` one draw per row of ``(N, V)`` probabilities by inverting the cumulative distribution.
-
-    Much cheaper than ``torch.multinomial`` on CPU; the float64 cumsum keeps ``u < total`` strict, so a token of
-    probability 0 (a forbidden one) is never drawn.
-    """
-    cdf = probs.double().cumsum(dim=-1)  # (N, V), non-decreasing
-    u = torch.rand(probs.shape[0], 1, dtype=torch.float64, device=probs.device) * cdf[:, -1:]
-    return torch.searchsorted(cdf, u, right=True).clamp_max(probs.shape[-1] - 1).squeeze(-1)
-
-
-def in_nucleus(probs: Tensor, token: Tensor, top_p: float) -> Tensor:
-    """``(N,)`` whether each token belongs to its row's top-p nucleus.
-
-    A token is in the nucleus when the tokens more likely than it hold less than ``top_p`` of the probability: the
-    smallest set of most likely tokens that reaches ``top_p``, the set ``transformers``' ``TopPLogitsWarper`` keeps.
-    """
-    chosen = probs.gather(-1, token[:, None])  # (N, 1)
-    mass_above = (probs * (probs > chosen)).sum(dim=-1)
-    return mass_above < top_p
-
-
-def _draw_sorted_nucleus(probs: Tensor, top_p: float) -> Tensor:
-    """Nucleus sampling by a full sort (exact, but ``torch.sort`` is slow on CPU: the fallback only)."""
-    sorted_probs, order = probs.sort(dim=-1, descending=True)  # (N, V)
-    mass_above = sorted_probs.cumsum(dim=-1) - sorted_probs
-    return order.gather(-1, _draw(sorted_probs.masked_fill(mass_above >= top_p, 0.0))[:, None]).squeeze(-1)
-
-
-def sample_next_token(
-    logits: Tensor,
-    *,
-    do_sample: bool = True,
-    temperature: float = 1.0,
-    top_p: float = 1.0,
-    forbidden: Tensor | None = None,
-    rejection_rounds: int = REJECTION_ROUNDS,
-) -> Tensor:
-    """``(N,)`` next tokens from ``(N, V)`` logits: forbidden ids removed, then greedy or temperature + nucleus.
-
-    Nucleus sampling draws from the full distribution and redraws the rows whose token falls outside the nucleus
-    (see :func:`in_nucleus`). Accepted draws follow the nucleus-renormalised distribution exactly, a draw is
-    accepted with probability at least ``top_p``, and no sort over the vocabulary is needed; rows still rejected
-    after ``rejection_rounds`` redraws are sampled through a sort.
-    """
-    logits = logits.float()
-    if forbidden is not None and forbidden.numel():
-        logits = logits.index_fill(-1, forbidden, float("-inf"))
-    if not do_sample:
-        return logits.argmax(dim=-1)
-    probs = (logits / temperature).softmax(dim=-1)  # (N, V)
-    token = _draw(probs)
-    if top_p >= 1.0:
-        return token
-    pending = ~in_nucleus(probs, token, top_p)
-    for _ in range(rejection_rounds):
-        if not bool(pending.any()):
-            return token
-        redraw = _draw(probs)
-        token = torch.where(pending, redraw, token)
-        pending &= ~in_nucleus(probs, redraw, top_p)
-    if bool(pending.any()):
-        token[pending] = _draw_sorted_nucleus(probs[pending], top_p)
-    return token
 
 
 class TextPolicy(nn.Module):
@@ -322,9 +252,7 @@ class TextPolicy(nn.Module):
         """Prefill each prompt once, repeat its KV cache G times, then decode one token per forward."""
         from transformers import DynamicCache
 
-        model, device = self.model, ids.device
-        eos = torch.tensor(self.eos_token_ids, device=device)
-        forbidden = torch.tensor(self.forbidden_token_ids, dtype=torch.long, device=device)
+        model = self.model
         positions = left_padded_position_ids(mask)  # (B, P)
         cache = DynamicCache(config=model.config)
         out = model(
@@ -336,33 +264,34 @@ class TextPolicy(nn.Module):
             logits_to_keep=1,
         )
         cache.batch_repeat_interleave(num_generations)  # (B, ...) -> (B*G, ...), prompt by prompt
-        logits = out.logits[:, -1].repeat_interleave(num_generations, dim=0)  # (B*G, V)
         # Without left padding every position is attended: no mask needed, which skips building one per token.
         attention = mask.repeat_interleave(num_generations, dim=0) if not bool(mask.all()) else None
-        position = positions[:, -1:].repeat_interleave(num_generations, dim=0)  # (B*G, 1)
-        done = torch.zeros(logits.shape[0], dtype=torch.bool, device=device)
-        tokens = []
-        for step in range(max_new_tokens):
-            token = sample_next_token(
-                logits, do_sample=do_sample, temperature=temperature, top_p=top_p, forbidden=forbidden
-            )
-            token = token.masked_fill(done, self.tokenizer.pad_token_id)  # (B*G,) finished rows only pad
-            tokens.append(token)
-            done |= torch.isin(token, eos)
-            if step + 1 == max_new_tokens or bool(done.all()):
-                break
-            position = position + 1
+        last = positions[:, -1:].repeat_interleave(num_generations, dim=0)  # (B*G, 1)
+
+        def step(token: Tensor, i: int) -> Tensor:
+            nonlocal attention
             if attention is not None:
                 attention = torch.cat([attention, attention.new_ones(attention.shape[0], 1)], dim=1)
             out = model(
                 input_ids=token[:, None],
                 attention_mask=attention,
-                position_ids=position,
+                position_ids=last + i + 1,
                 past_key_values=cache,
                 use_cache=True,
             )
-            logits = out.logits[:, -1]
-        return torch.stack(tokens, dim=1)  # (B*G, C)
+            return out.logits[:, -1]
+
+        return decode_with_cache(
+            out.logits[:, -1].repeat_interleave(num_generations, dim=0),  # (B*G, V)
+            step,
+            eos_token_ids=self.eos_token_ids,
+            pad_token_id=self.tokenizer.pad_token_id,
+            forbidden_token_ids=self.forbidden_token_ids,
+            max_new_tokens=max_new_tokens,
+            do_sample=do_sample,
+            temperature=temperature,
+            top_p=top_p,
+        )
 
     def completion_logps(
         self,
