@@ -12,6 +12,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from lightning import LightningDataModule
 
+from omni_r1.data.loader import ResumableDataLoader
 from omni_r1.data.mixture import MixtureDataModule, MixtureSampler, apportion, resolve_rank
 from omni_r1.data.refavs import RefAVSDataModule
 from omni_r1.data.refcocog import RefCOCOgDataModule
@@ -137,6 +138,43 @@ def test_mixture_datamodule_yields_configured_counts_in_single_family_batches(
     assert len({(s.dataset, s.video_id, s.exp_id) for batch in batches for s in batch}) == 12  # no repeats
     vals = dm.val_dataloader()
     assert [type(loader.dataset).__name__ for loader in vals] == ["RefAVSDataset", "ReVOSDataset", "RefCOCOgDataset"]
+
+
+@pytest.mark.parametrize("stop", [1, 3, 6, 8])  # mid-epoch, an epoch's end (6 batches), in the second epoch
+def test_mixture_loader_resumes_the_remaining_batches(modules: dict[str, LightningDataModule], stop: int) -> None:
+    """A loader rebuilt from a checkpointed state continues with exactly the batches the run had not seen."""
+
+    def loader() -> ResumableDataLoader:
+        dm = MixtureDataModule(modules, num_samples={"refavs": 4, "revos": 6, "refcocog": 2}, batch_size=2, seed=3)
+        dm.setup("fit")
+        return dm.train_dataloader()
+
+    def ids(batch: list) -> list[tuple[str, str, str]]:
+        return [(s.dataset, s.video_id, s.exp_id) for s in batch]
+
+    def run(dl: ResumableDataLoader, epochs: range) -> list:
+        seen = []
+        for epoch in epochs:
+            dl.sampler.set_epoch(epoch)  # what Lightning does at each epoch start
+            seen += [ids(batch) for batch in dl]
+        return seen
+
+    reference = run(loader(), range(2))
+    assert len(reference) == 12 and reference[:6] != reference[6:]
+    interrupted, seen = loader(), []
+    for epoch in range(2):
+        interrupted.sampler.set_epoch(epoch)
+        for batch in interrupted:
+            seen.append(ids(batch))
+            if len(seen) == stop:
+                break
+        if len(seen) == stop:
+            break
+    resumed = loader()
+    resumed.load_state_dict(interrupted.state_dict())
+    # Lightning resumes in the checkpoint's epoch, or in the next one when the checkpoint closed an epoch.
+    rest = run(resumed, range(stop // 6, 2))
+    assert seen + rest == reference
 
 
 def test_mixture_ranks_split_prompts_and_ratios(modules: dict[str, LightningDataModule]) -> None:

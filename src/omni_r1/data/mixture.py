@@ -12,6 +12,9 @@ Under DDP one optimiser step consumes ``world_size`` batches at once, so the sam
 family at every step, the ranks' prompts are disjoint, whole prompts are never split, and every rank gets the same
 number of batches (no rank waits for another at the end of an epoch). A family's last incomplete global batch is
 filled with prompts from the start of that family's shuffled list (``drop_last=False``) or dropped.
+
+The order depends on ``seed`` and the epoch only, so the training loader (a ``ResumableDataLoader``) checkpoints
+its position and a restarted run continues with the batches it had not trained on.
 """
 
 from __future__ import annotations
@@ -23,10 +26,12 @@ from typing import Any
 
 import lightning as L
 import numpy as np
+import torch
 import torch.distributed as dist
 from lightning.pytorch.utilities.model_helpers import is_overridden
 from torch.utils.data import ConcatDataset, DataLoader, Dataset, DistributedSampler
 
+from omni_r1.data.loader import ResumableDataLoader
 from omni_r1.data.types import collate_samples
 
 
@@ -265,12 +270,15 @@ class MixtureDataModule(L.LightningDataModule):
             world_size=world_size,
             datasets=datasets,
         )
-        return DataLoader(
+        # Resumable like every DataModule's loader: the sampler's order depends on the epoch only, so the loader's
+        # saved position is all a restarted run needs; its private generator keeps worker seeding off the global RNG.
+        return ResumableDataLoader(
             ConcatDataset(datasets),
             batch_size=self.batch_size,
             sampler=sampler,
             num_workers=self.num_workers,
             collate_fn=collate_samples,
+            generator=torch.Generator().manual_seed(self.seed),
         )
 
     def _per_dataset(self, hook: str) -> list[DataLoader]:
