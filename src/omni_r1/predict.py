@@ -33,7 +33,8 @@ from omni_r1.data.layout import DatasetFormatError
 from omni_r1.data.sampling import sample_s1_indices
 from omni_r1.data.types import VideoSample
 from omni_r1.data.video import grid_times
-from omni_r1.evaluate.run import (
+from omni_r1.plan.config import resolved_config
+from omni_r1.systems import (
     Prediction,
     add_system_arguments,
     answer,
@@ -42,7 +43,6 @@ from omni_r1.evaluate.run import (
     config_arguments,
     write_masks,
 )
-from omni_r1.plan.config import resolved_config
 
 SAMPLE_RATE = 16000
 S1_FPS = 2.0

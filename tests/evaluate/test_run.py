@@ -21,8 +21,9 @@ from omni_r1.detail.collaboration import DetailSystem
 from omni_r1.detail.grounders import OracleGrounder
 from omni_r1.detail.segmenters import BoxSegmenter
 from omni_r1.evaluate.__main__ import main
-from omni_r1.evaluate.run import build_systems, collaborate, config_arguments, evaluation_split
+from omni_r1.evaluate.run import evaluation_split
 from omni_r1.plan.config import instantiate_model, resolved_config
+from omni_r1.systems import build_systems, collaborate, config_arguments
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 TINY = "model.init_args.policy.init_args.model_name_or_path=tiny://qwen2.5-omni"
