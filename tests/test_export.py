@@ -11,8 +11,9 @@ import torch
 
 from omni_r1.export import load_checkpoint, main
 from omni_r1.fit import main as fit
-from omni_r1.models.global_system import GlobalSystem, PixelBudget, Rollouts
+from omni_r1.models.global_system import GlobalSystem, PixelBudget
 from omni_r1.models.loading import LoraConfig, QuantizationConfig
+from omni_r1.models.rollouts import Rollouts
 
 pytestmark = pytest.mark.integration
 

@@ -28,7 +28,8 @@ from torch.utils.data import DataLoader
 from omni_r1.callbacks.rng_state import RNGStateCallback
 from omni_r1.grpo.advantages import group_advantages
 from omni_r1.grpo.module import Experience, GRPOModule
-from omni_r1.models.global_system import GlobalSystem, PixelBudget, PromptBatch, Rollouts, take_media_inputs
+from omni_r1.models.global_system import GlobalSystem, PixelBudget, take_media_inputs
+from omni_r1.models.rollouts import PromptBatch, Rollouts
 
 G = 4
 MAX_NEW_TOKENS = 12

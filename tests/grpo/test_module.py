@@ -129,7 +129,7 @@ def test_hierarchical_reward_scores_text_terms(tiny_policy_factory, revos_batch)
     module = GRPOModule(tiny_policy_factory(), HierarchicalReward(weights=TEXT_ONLY), num_generations=2)
     _attach(module)
     from omni_r1.answers import reference_answer
-    from omni_r1.models.global_system import Rollouts
+    from omni_r1.models.rollouts import Rollouts
 
     good = reference_answer(revos_batch[0])
     texts = [good, "no answer", good, "<think>x</think><answer>oops</answer>"]

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 import torch
 
-from omni_r1.models.global_system import completion_mask_after_eos
+from omni_r1.models.rollouts import completion_mask_after_eos
 
 
 def test_generation_from_video_and_audio_never_emits_placeholders(tiny_policy_factory, refavs_batch, revos_batch):
@@ -106,16 +106,16 @@ def test_cached_sampler_logits_equal_a_full_forward(tiny_policy_factory, revos_b
     """Every decoding step's logits (cached prefill, rotary positions continued by hand) equal those of one full
     forward over prompt + completion, the pass that scores the tokens in training. A position off by the padding
     of a left-padded prompt changes them by ~1e-3 on the tiny model; agreement is to float32 rounding."""
-    from omni_r1.models import global_system
+    from omni_r1.models import policy as policy_module
 
-    decode = global_system.decode_with_cache
+    decode = policy_module.decode_with_cache
     recorded = []
 
     def recording(logits, step, **kwargs):
         recorded.append(logits)
         return decode(logits, lambda token, i: recorded.append(step(token, i)) or recorded[-1], **kwargs)
 
-    monkeypatch.setattr(global_system, "decode_with_cache", recording)
+    monkeypatch.setattr(policy_module, "decode_with_cache", recording)
     policy = tiny_policy_factory()
     prompt = policy.encode(_uneven(revos_batch))
     assert not prompt.inputs["attention_mask"].all()

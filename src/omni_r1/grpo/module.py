@@ -25,7 +25,8 @@ from omni_r1.grpo.advantages import SCALES, group_advantages, group_reward_stats
 from omni_r1.grpo.loss import LOSS_TYPES, policy_loss
 from omni_r1.grpo.optim import policy_optimizers
 from omni_r1.grpo.reference import ReferencePolicy
-from omni_r1.models.global_system import GlobalSystem, PromptBatch, Rollouts
+from omni_r1.models.global_system import GlobalSystem
+from omni_r1.models.rollouts import PromptBatch, Rollouts
 from omni_r1.models.text_policy import TextPolicy
 from omni_r1.rewards.hierarchical import HierarchicalReward
 from omni_r1.rewards.records import DetailOutput

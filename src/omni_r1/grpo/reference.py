@@ -11,7 +11,8 @@ import copy
 
 from torch import Tensor, nn
 
-from omni_r1.models.global_system import GlobalSystem, PromptBatch, Rollouts
+from omni_r1.models.global_system import GlobalSystem
+from omni_r1.models.rollouts import PromptBatch, Rollouts
 from omni_r1.models.text_policy import TextPolicy
 
 

@@ -8,7 +8,7 @@ from typing import Any
 _EXPORTS = {
     "GlobalSystem": "omni_r1.models.global_system",
     "PixelBudget": "omni_r1.models.global_system",
-    "Rollouts": "omni_r1.models.global_system",
+    "Rollouts": "omni_r1.models.rollouts",
     "LoraConfig": "omni_r1.models.loading",
     "QuantizationConfig": "omni_r1.models.loading",
     "load_thinker": "omni_r1.models.loading",

@@ -7,10 +7,8 @@ CPU demo on a ``tiny://`` model and a 7B run on ``Qwen/Qwen2.5-Omni-7B``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -18,8 +16,9 @@ from torch import Tensor, nn
 from omni_r1.data.types import VideoSample
 from omni_r1.models.hub import resolve_pretrained
 from omni_r1.models.loading import LoraConfig, QuantizationConfig, load_thinker
-from omni_r1.models.media import MediaFeatures, encode_media, unwrap_thinker
-from omni_r1.models.sampling import decode_with_cache
+from omni_r1.models.media import encode_media, unwrap_thinker
+from omni_r1.models.policy import SamplingPolicy, Step
+from omni_r1.models.rollouts import PromptBatch, Rollouts, selective_log_softmax, token_entropy
 from omni_r1.prompts import PromptBuilder
 
 # Tokens a policy must never produce: they are placeholders for encoder features or modality delimiters, and a
@@ -60,55 +59,7 @@ class PixelBudget:
         return {"shortest_edge": self.min_pixels, "longest_edge": self.max_pixels}
 
 
-@dataclass
-class Rollouts:
-    """Sampled completions of a batch: ``G`` per prompt, ordered prompt by prompt.
-
-    Attributes:
-        prompt_index: ``(B*G,)`` index of the prompt each row answers (rows stay aligned when sliced).
-        prompt_ids: ``(B*G, P)`` left-padded prompt tokens (each prompt repeated G times).
-        prompt_mask: ``(B*G, P)`` attention mask of the prompts.
-        completion_ids: ``(B*G, C)`` sampled tokens, padded after the first EOS.
-        completion_mask: ``(B*G, C)`` 1 up to and including the first EOS, 0 after.
-        texts: decoded completions (special tokens removed).
-    """
-
-    prompt_index: Tensor
-    prompt_ids: Tensor
-    prompt_mask: Tensor
-    completion_ids: Tensor
-    completion_mask: Tensor
-    texts: list[str]
-
-    def __len__(self) -> int:
-        return self.completion_ids.shape[0]
-
-    def __getitem__(self, part: slice) -> Rollouts:
-        """The rollouts of rows ``part`` (a micro-batch); prompts are found through ``prompt_index``."""
-        return Rollouts(
-            prompt_index=self.prompt_index[part],
-            prompt_ids=self.prompt_ids[part],
-            prompt_mask=self.prompt_mask[part],
-            completion_ids=self.completion_ids[part],
-            completion_mask=self.completion_mask[part],
-            texts=self.texts[part],
-        )
-
-
-@dataclass
-class PromptBatch:
-    """Tokenised prompts of one step and, when cached, their encoder features.
-
-    Attributes:
-        inputs: the processor's tensors on the model's device (left-padded ``input_ids``, media inputs).
-        media: encoder features computed once for the step, or ``None`` (encoders run in every forward).
-    """
-
-    inputs: dict
-    media: MediaFeatures | None = None
-
-
-class GlobalSystem(nn.Module):
+class GlobalSystem(SamplingPolicy):
     """Policy wrapper of the Global system.
 
     Args:
@@ -175,10 +126,6 @@ class GlobalSystem(nn.Module):
         stops = set(self.eos_token_ids) | {self.tokenizer.pad_token_id}
         named = {vocab[t] for t in _FORBIDDEN_TOKENS if t in vocab}
         self.forbidden_token_ids = sorted((named | set(self.tokenizer.all_special_ids)) - stops)
-
-    @property
-    def has_adapters(self) -> bool:
-        return hasattr(self.model, "disable_adapter")
 
     @property
     def eos_token_ids(self) -> list[int]:
@@ -261,10 +208,6 @@ class GlobalSystem(nn.Module):
             return []
         return [(int(h) * 14, int(w) * 14) for _, h, w in grid.tolist()]
 
-    @property
-    def device(self) -> torch.device:
-        return next(self.model.parameters()).device
-
     # ------------------------------------------------------------------ supervised
     def sft_loss(self, samples: Sequence[VideoSample], responses: Sequence[str]) -> Tensor:
         """Token-mean cross-entropy of the responses given the prompts (prompt and padding tokens masked).
@@ -305,71 +248,12 @@ class GlobalSystem(nn.Module):
         inputs.update(input_ids=input_ids, attention_mask=attention_mask)
         return inputs
 
-    @torch.no_grad()
-    def generate(
-        self,
-        samples: Sequence[VideoSample] | PromptBatch,
-        *,
-        num_generations: int = 1,
-        max_new_tokens: int = 256,
-        temperature: float = 1.0,
-        top_p: float = 0.95,
-        do_sample: bool = True,
-    ) -> Rollouts:
-        """Sample ``num_generations`` completions per prompt, forbidding placeholder tokens.
-
-        Everything after the first end-of-turn token is masked out.
-        """
-        if num_generations < 1 or max_new_tokens < 1:
-            raise ValueError(
-                f"num_generations and max_new_tokens must be >= 1, got {num_generations}, {max_new_tokens}"
-            )
-        prompt = samples if isinstance(samples, PromptBatch) else self.encode(samples)
+    def _generation_inputs(self, prompt: PromptBatch) -> dict:
         ids, mask = prompt.inputs["input_ids"], prompt.inputs["attention_mask"]
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            sample = self._generate_hf if self.hf_generate else self._generate_cached
-            completion_ids = sample(prompt, num_generations, max_new_tokens, temperature, top_p, do_sample)
-        finally:
-            self.model.train(was_training)
-        return make_rollouts(ids, mask, completion_ids, num_generations, self.eos_token_ids, self.tokenizer)
+        return self._model_inputs(prompt, ids, mask, torch.arange(ids.shape[0], device=ids.device))
 
-    def _generate_hf(
-        self,
-        prompt: PromptBatch,
-        num_generations: int,
-        max_new_tokens: int,
-        temperature: float,
-        top_p: float,
-        do_sample: bool,
-    ) -> Tensor:
-        ids, mask = prompt.inputs["input_ids"], prompt.inputs["attention_mask"]
-        index = torch.arange(ids.shape[0], device=ids.device)
-        out = self.model.generate(
-            **self._model_inputs(prompt, ids, mask, index),
-            do_sample=do_sample,
-            temperature=temperature if do_sample else None,
-            top_p=top_p if do_sample else None,
-            top_k=None,
-            max_new_tokens=max_new_tokens,
-            num_return_sequences=num_generations,
-            bad_words_ids=[[i] for i in self.forbidden_token_ids] or None,
-            eos_token_id=self.eos_token_ids,
-            pad_token_id=self.tokenizer.pad_token_id,
-        )
-        return out[:, ids.shape[1] :]  # (B*G, C)
-
-    def _generate_cached(
-        self,
-        prompt: PromptBatch,
-        num_generations: int,
-        max_new_tokens: int,
-        temperature: float,
-        top_p: float,
-        do_sample: bool,
-    ) -> Tensor:
-        """Prefill each media prompt once, repeat its KV cache G times, then decode one token per forward.
+    def _prefill(self, prompt: PromptBatch, num_generations: int) -> tuple[Tensor, Step]:
+        """Prefill each media prompt once and repeat its KV cache G times.
 
         Text tokens after the prompt sit at rotary position ``real prompt tokens + rope delta`` on all three mRoPE
         axes (padding takes no position), where the prefill's position computation leaves the per-prompt delta;
@@ -378,12 +262,11 @@ class GlobalSystem(nn.Module):
         from transformers import DynamicCache
 
         ids, mask = prompt.inputs["input_ids"], prompt.inputs["attention_mask"]
-        index = torch.arange(ids.shape[0], device=ids.device)
         thinker = unwrap_thinker(self.model)
         decoder = thinker.model
         decoder.rope_deltas = None  # computed afresh from this prompt's media layout
         cache = DynamicCache()
-        hidden = decoder(**self._model_inputs(prompt, ids, mask, index), past_key_values=cache, use_cache=True)
+        hidden = decoder(**self._generation_inputs(prompt), past_key_values=cache, use_cache=True).last_hidden_state
         deltas = decoder.rope_deltas
         if deltas is None or deltas.shape[0] != ids.shape[0]:
             raise RuntimeError(
@@ -411,18 +294,8 @@ class GlobalSystem(nn.Module):
             )
             return thinker.lm_head(out.last_hidden_state[:, -1])
 
-        first = thinker.lm_head(hidden.last_hidden_state[:, -1])  # (B, V)
-        return decode_with_cache(
-            first.repeat_interleave(num_generations, dim=0),
-            step,
-            eos_token_ids=self.eos_token_ids,
-            pad_token_id=self.tokenizer.pad_token_id,
-            forbidden_token_ids=self.forbidden_token_ids,
-            max_new_tokens=max_new_tokens,
-            do_sample=do_sample,
-            temperature=temperature,
-            top_p=top_p,
-        )
+        logits = thinker.lm_head(hidden[:, -1])  # (B, V)
+        return logits.repeat_interleave(num_generations, dim=0), step
 
     def completion_logps(
         self,
@@ -451,64 +324,6 @@ class GlobalSystem(nn.Module):
         logits = logits.float() / temperature
         logps = selective_log_softmax(logits, rollouts.completion_ids)
         return (logps, token_entropy(logits)) if return_entropy else logps
-
-    @contextmanager
-    def adapters_disabled(self) -> Iterator[None]:
-        """The base weights alone: the KL reference and the S2 grounder of a LoRA run."""
-        if not self.has_adapters:
-            raise RuntimeError("the policy has no LoRA adapters to disable")
-        with self.model.disable_adapter():
-            yield
-
-
-def make_rollouts(
-    prompt_ids: Tensor,
-    prompt_mask: Tensor,
-    completion_ids: Tensor,
-    num_generations: int,
-    eos_token_ids: Sequence[int],
-    tokenizer: Any,
-) -> Rollouts:
-    """Rollouts from sampled tokens: everything after the first EOS masked and padded, texts decoded, each
-    prompt repeated for its ``num_generations`` completions."""
-    completion_mask = completion_mask_after_eos(completion_ids, eos_token_ids)
-    completion_ids = completion_ids.masked_fill(completion_mask == 0, tokenizer.pad_token_id)
-    index = torch.arange(prompt_ids.shape[0], device=prompt_ids.device)
-    return Rollouts(
-        prompt_index=index.repeat_interleave(num_generations),
-        prompt_ids=prompt_ids.repeat_interleave(num_generations, dim=0),
-        prompt_mask=prompt_mask.repeat_interleave(num_generations, dim=0),
-        completion_ids=completion_ids,
-        completion_mask=completion_mask,
-        texts=tokenizer.batch_decode(completion_ids, skip_special_tokens=True),
-    )
-
-
-def completion_mask_after_eos(completion_ids: Tensor, eos_token_ids: Sequence[int]) -> Tensor:
-    """``(N, C)`` mask that keeps tokens up to and including the first EOS of each row."""
-    is_eos = torch.isin(completion_ids, torch.tensor(list(eos_token_ids), device=completion_ids.device))
-    # index of first EOS (C when none)
-    length = completion_ids.shape[1]
-    no_eos = torch.full_like(is_eos[:, 0], length, dtype=torch.long)
-    first = torch.where(is_eos.any(dim=1), is_eos.int().argmax(dim=1), no_eos)
-    positions = torch.arange(length, device=completion_ids.device)[None, :]
-    return (positions <= first[:, None]).long()
-
-
-def selective_log_softmax(logits: Tensor, index: Tensor) -> Tensor:
-    """``log_softmax(logits).gather(index)`` one row at a time, never holding ``(N, C, V)`` log-probs twice."""
-    rows = [row.gather(-1, idx[:, None]).squeeze(-1) - torch.logsumexp(row, dim=-1) for row, idx in zip(logits, index)]
-    return torch.stack(rows)
-
-
-@torch.no_grad()
-def token_entropy(logits: Tensor) -> Tensor:
-    """``(N, C)`` entropy of each position's sampling distribution (a logging signal: no gradient), row by row."""
-    rows = []
-    for row in logits:
-        logp = torch.log_softmax(row, dim=-1)
-        rows.append(-(logp.exp() * logp).sum(dim=-1))
-    return torch.stack(rows)
 
 
 def take_media_inputs(inputs: dict, index: Tensor) -> dict:

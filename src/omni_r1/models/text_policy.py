@@ -20,24 +20,17 @@ give the same greedy tokens (a test checks it).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
 from omni_r1.data.types import VideoSample
-from omni_r1.models.global_system import (
-    PromptBatch,
-    Rollouts,
-    make_rollouts,
-    selective_log_softmax,
-    token_entropy,
-)
 from omni_r1.models.hub import resolve_pretrained
 from omni_r1.models.loading import LoraConfig, apply_lora, torch_dtype
-from omni_r1.models.sampling import decode_with_cache
+from omni_r1.models.policy import SamplingPolicy, Step
+from omni_r1.models.rollouts import PromptBatch, Rollouts, selective_log_softmax, token_entropy
 
 
 @dataclass
@@ -88,7 +81,7 @@ def left_padded_position_ids(attention_mask: Tensor) -> Tensor:
     return (attention_mask.long().cumsum(dim=-1) - 1).clamp_min(0)
 
 
-class TextPolicy(nn.Module):
+class TextPolicy(SamplingPolicy):
     """Causal-LM policy for ``GRPOModule``: chat-template prompts, grouped sampling, completion log-probs.
 
     Args:
@@ -147,18 +140,10 @@ class TextPolicy(nn.Module):
         self.forbidden_token_ids = sorted(forbidden)
 
     @property
-    def has_adapters(self) -> bool:
-        return hasattr(self.model, "disable_adapter")
-
-    @property
     def eos_token_ids(self) -> list[int]:
         """Ids that end a completion: the tokenizer's EOS, ``<|im_end|>`` where it exists, and every EOS id the
         model's generation config declares (Qwen chat models also stop on ``<|endoftext|>``)."""
         return list(self._eos_token_ids)
-
-    @property
-    def device(self) -> torch.device:
-        return next(self.model.parameters()).device
 
     def save_pretrained(self, path: str) -> None:
         """Write the model (or its peft adapter) and the tokenizer in Hugging Face format."""
@@ -183,76 +168,15 @@ class TextPolicy(nn.Module):
         return PromptBatch(inputs={k: tokens[k].to(device) for k in ("input_ids", "attention_mask")})
 
     # ------------------------------------------------------------------ sampling and scoring
-    @torch.no_grad()
-    def generate(
-        self,
-        samples: Sequence[TextSample | VideoSample | str] | PromptBatch,
-        *,
-        num_generations: int = 1,
-        max_new_tokens: int = 256,
-        temperature: float = 1.0,
-        top_p: float = 0.95,
-        do_sample: bool = True,
-    ) -> Rollouts:
-        """Sample ``num_generations`` completions per prompt; everything after the first EOS is masked out."""
-        if num_generations < 1 or max_new_tokens < 1:
-            raise ValueError(
-                f"num_generations and max_new_tokens must be >= 1, got {num_generations}, {max_new_tokens}"
-            )
-        if do_sample and temperature <= 0:
-            raise ValueError(f"temperature must be > 0 when sampling, got {temperature}")
-        if not 0 < top_p <= 1:
-            raise ValueError(f"top_p must be in (0, 1], got {top_p}")
-        prompt = samples if isinstance(samples, PromptBatch) else self.encode(samples)
-        ids, mask = prompt.inputs["input_ids"], prompt.inputs["attention_mask"]
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            sample = self._generate_hf if self.hf_generate else self._generate_cached
-            completion_ids = sample(ids, mask, num_generations, max_new_tokens, temperature, top_p, do_sample)
-        finally:
-            self.model.train(was_training)
-        return make_rollouts(ids, mask, completion_ids, num_generations, self.eos_token_ids, self.tokenizer)
+    def _generation_inputs(self, prompt: PromptBatch) -> dict:
+        return {"input_ids": prompt.inputs["input_ids"], "attention_mask": prompt.inputs["attention_mask"]}
 
-    def _generate_hf(
-        self,
-        ids: Tensor,
-        mask: Tensor,
-        num_generations: int,
-        max_new_tokens: int,
-        temperature: float,
-        top_p: float,
-        do_sample: bool,
-    ) -> Tensor:
-        out = self.model.generate(
-            input_ids=ids,
-            attention_mask=mask,
-            do_sample=do_sample,
-            temperature=temperature if do_sample else None,
-            top_p=top_p if do_sample else None,
-            top_k=None,
-            max_new_tokens=max_new_tokens,
-            num_return_sequences=num_generations,
-            bad_words_ids=[[i] for i in self.forbidden_token_ids] or None,
-            eos_token_id=self.eos_token_ids,
-            pad_token_id=self.tokenizer.pad_token_id,
-        )
-        return out[:, ids.shape[1] :]  # (B*G, C)
-
-    def _generate_cached(
-        self,
-        ids: Tensor,
-        mask: Tensor,
-        num_generations: int,
-        max_new_tokens: int,
-        temperature: float,
-        top_p: float,
-        do_sample: bool,
-    ) -> Tensor:
-        """Prefill each prompt once, repeat its KV cache G times, then decode one token per forward."""
+    def _prefill(self, prompt: PromptBatch, num_generations: int) -> tuple[Tensor, Step]:
+        """Prefill each prompt once and repeat its KV cache G times; positions count from each row's first token."""
         from transformers import DynamicCache
 
         model = self.model
+        ids, mask = prompt.inputs["input_ids"], prompt.inputs["attention_mask"]
         positions = left_padded_position_ids(mask)  # (B, P)
         cache = DynamicCache(config=model.config)
         out = model(
@@ -281,17 +205,7 @@ class TextPolicy(nn.Module):
             )
             return out.logits[:, -1]
 
-        return decode_with_cache(
-            out.logits[:, -1].repeat_interleave(num_generations, dim=0),  # (B*G, V)
-            step,
-            eos_token_ids=self.eos_token_ids,
-            pad_token_id=self.tokenizer.pad_token_id,
-            forbidden_token_ids=self.forbidden_token_ids,
-            max_new_tokens=max_new_tokens,
-            do_sample=do_sample,
-            temperature=temperature,
-            top_p=top_p,
-        )
+        return out.logits[:, -1].repeat_interleave(num_generations, dim=0), step  # (B*G, V)
 
     def completion_logps(
         self,
@@ -321,11 +235,3 @@ class TextPolicy(nn.Module):
         logits = logits[:, :-1].float() / temperature  # position t predicts token t+1
         logps = selective_log_softmax(logits, rollouts.completion_ids)
         return (logps, token_entropy(logits)) if return_entropy else logps
-
-    @contextmanager
-    def adapters_disabled(self) -> Iterator[None]:
-        """The base weights alone: the KL reference of a LoRA run."""
-        if not self.has_adapters:
-            raise RuntimeError("the policy has no LoRA adapters to disable")
-        with self.model.disable_adapter():
-            yield
