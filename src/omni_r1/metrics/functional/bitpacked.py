@@ -6,12 +6,13 @@ operation handles 64 pixels per element:
 
 - horizontal shifts are bit shifts with a carry from the neighbouring word, vertical shifts are row slices;
 - the disk is the union of its horizontal chords, so the dilation is a few doubling steps along the row
-  (``[-h, h]`` from ``[-g, g]`` by ORing shifts of ``±(h - g)``), one stored level per distinct chord half-width,
-  and then one OR of a row-shifted level per disk row;
+  (``[-h, h]`` from ``[-g, g]`` by ORing shifts of ``±(h - g)``) through every chord half-width, each step kept
+  as a level, and then one OR of a row-shifted level per disk row;
 - pixel counts are SWAR population counts, summed per frame.
 
-Frames are processed in chunks that keep the working set in cache, with every intermediate written into a
-preallocated workspace: at this size the cost of an operation is mostly its memory traffic and allocation.
+Frames are processed in chunks that keep the working set in cache, cut to the box that holds foreground, with
+every intermediate written into a preallocated workspace: at this size the cost of an operation is mostly its
+memory traffic and allocation.
 Rows carry at least ``radius`` spare bits past the last column, so a dilation never spills into the next row and
 the spare bits (always zero in the masks and their boundaries) never count.
 """
