@@ -42,3 +42,27 @@ def test_missing_dataset_root_names_the_path_and_layout(tmp_path: Path, monkeypa
         main(["--config", DEMO, *FAST, "--data.init_args.synthetic", "false", "--data.init_args.root", str(missing)])
     message = str(error.value)
     assert str(missing) in message and "JPEGImages" in message and "mask_dict.json" in message
+
+
+@pytest.mark.integration
+def test_sft_on_a_mixture_validates_every_dataset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A mixture serves one validation loader per dataset; the SFT module logs a loss for each."""
+    from omni_r1.data.synthetic import write_refcocog
+
+    monkeypatch.chdir(tmp_path)
+    write_refcocog(tmp_path / "refcocog", num_images=6, seed=0)
+    data = tmp_path / "mixture.yaml"
+    data.write_text(
+        "class_path: omni_r1.data.mixture.MixtureDataModule\n"
+        "init_args:\n"
+        "  datasets:\n"
+        "    revos: {class_path: omni_r1.data.revos.ReVOSDataModule,"
+        " init_args: {root: data/synthetic/revos, synthetic: true, min_frames: 4, max_frames: 4}}\n"
+        "    refcocog: {class_path: omni_r1.data.refcocog.RefCOCOgDataModule, init_args: {root: refcocog}}\n"
+        "  batch_size: 2\n"
+    )
+    cli = main(["--config", DEMO, *FAST, "--data", str(data), "--trainer.limit_val_batches", "1"])
+    assert cli.trainer.global_step == 2
+    rows = list(csv.DictReader(open(tmp_path / "runs/demo/logs/version_0/metrics.csv")))
+    for k in (0, 1):
+        assert any(r.get(f"val/loss/dataloader_idx_{k}") for r in rows)

@@ -62,7 +62,9 @@ class SFTModule(L.LightningModule):
         self.log("train/loss", loss, prog_bar=True, batch_size=len(batch))
         return loss
 
-    def validation_step(self, batch: list[VideoSample], batch_idx: int) -> Tensor:
+    def validation_step(self, batch: list[VideoSample], batch_idx: int, dataloader_idx: int = 0) -> Tensor:
+        """Loss on the reference answers; a mixture validates each dataset on its own loader, so its loss is
+        logged per loader (``val/loss/dataloader_idx_<k>``, in the mixture's dataset order)."""
         loss = self._loss(batch)
         self.log("val/loss", loss, prog_bar=True, batch_size=len(batch))
         return loss
