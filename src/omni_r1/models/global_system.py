@@ -18,7 +18,7 @@ from omni_r1.models.hub import resolve_pretrained
 from omni_r1.models.loading import LoraConfig, QuantizationConfig, load_thinker
 from omni_r1.models.media import encode_media, unwrap_thinker
 from omni_r1.models.policy import SamplingPolicy, Step
-from omni_r1.models.rollouts import PromptBatch, Rollouts, selective_log_softmax, token_entropy
+from omni_r1.models.rollouts import PromptBatch, Rollouts
 from omni_r1.prompts import PromptBuilder
 
 # Tokens a policy must never produce: they are placeholders for encoder features or modality delimiters, and a
@@ -297,21 +297,7 @@ class GlobalSystem(SamplingPolicy):
         logits = thinker.lm_head(hidden[:, -1])  # (B, V)
         return logits.repeat_interleave(num_generations, dim=0), step
 
-    def completion_logps(
-        self,
-        prompt: PromptBatch,
-        rollouts: Rollouts,
-        *,
-        temperature: float = 1.0,
-        model: nn.Module | None = None,
-        return_entropy: bool = False,
-    ) -> Tensor | tuple[Tensor, Tensor]:
-        """``(B*G, C)`` log-probabilities of the sampled tokens at the sampling temperature.
-
-        ``model`` scores with other weights (a frozen reference copy); with LoRA, wrap the call in
-        :meth:`adapters_disabled` instead.
-        """
-        model = model if model is not None else self.model
+    def _completion_logits(self, prompt: PromptBatch, rollouts: Rollouts, model: nn.Module) -> Tensor:
         ids = torch.cat([rollouts.prompt_ids, rollouts.completion_ids], dim=1)
         mask = torch.cat([rollouts.prompt_mask, rollouts.completion_mask], dim=1)
         kwargs = self._model_inputs(prompt, ids, mask, rollouts.prompt_index)
@@ -320,10 +306,7 @@ class GlobalSystem(SamplingPolicy):
         # logits of a long omni prompt would be the largest tensor of the step.
         thinker = unwrap_thinker(model)
         hidden = thinker.model(**kwargs, use_cache=False).last_hidden_state  # (N, P + C, D)
-        logits = thinker.lm_head(hidden[:, -completion_len - 1 : -1])  # position t predicts token t+1
-        logits = logits.float() / temperature
-        logps = selective_log_softmax(logits, rollouts.completion_ids)
-        return (logps, token_entropy(logits)) if return_entropy else logps
+        return thinker.lm_head(hidden[:, -completion_len - 1 : -1])  # position t predicts token t+1
 
 
 def take_media_inputs(inputs: dict, index: Tensor) -> dict:

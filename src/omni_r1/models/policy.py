@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from omni_r1.models.rollouts import PromptBatch, Rollouts, make_rollouts
+from omni_r1.models.rollouts import PromptBatch, Rollouts, make_rollouts, selective_log_softmax, token_entropy
 from omni_r1.models.sampling import decode_with_cache
 
 # One decoding step: the tokens sampled at step i go in, the next position's (N, V) logits come out.
@@ -127,6 +127,30 @@ class SamplingPolicy(nn.Module):
             pad_token_id=self.tokenizer.pad_token_id,
         )
         return out[:, prompt.inputs["input_ids"].shape[1] :]  # (B*G, C)
+
+    def _completion_logits(self, prompt: PromptBatch, rollouts: Rollouts, model: nn.Module) -> Tensor:
+        """``(N, C, V)`` logits of ``model`` at the positions that predict each completion token."""
+        raise NotImplementedError
+
+    def completion_logps(
+        self,
+        prompt: PromptBatch,
+        rollouts: Rollouts,
+        *,
+        temperature: float = 1.0,
+        model: nn.Module | None = None,
+        return_entropy: bool = False,
+    ) -> Tensor | tuple[Tensor, Tensor]:
+        """``(N, C)`` log-probabilities of the sampled tokens at the sampling temperature (and, with
+        ``return_entropy``, each position's entropy).
+
+        ``model`` scores with other weights (a frozen reference copy); with LoRA, wrap the call in
+        :meth:`adapters_disabled` instead.
+        """
+        logits = self._completion_logits(prompt, rollouts, model if model is not None else self.model)
+        logits = logits.float() / temperature
+        logps = selective_log_softmax(logits, rollouts.completion_ids)
+        return (logps, token_entropy(logits)) if return_entropy else logps
 
     @contextmanager
     def adapters_disabled(self) -> Iterator[None]:

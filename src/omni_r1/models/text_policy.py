@@ -30,7 +30,7 @@ from omni_r1.data.types import VideoSample
 from omni_r1.models.hub import resolve_pretrained
 from omni_r1.models.loading import LoraConfig, apply_lora, torch_dtype
 from omni_r1.models.policy import SamplingPolicy, Step
-from omni_r1.models.rollouts import PromptBatch, Rollouts, selective_log_softmax, token_entropy
+from omni_r1.models.rollouts import PromptBatch, Rollouts
 
 
 @dataclass
@@ -207,31 +207,16 @@ class TextPolicy(SamplingPolicy):
 
         return out.logits[:, -1].repeat_interleave(num_generations, dim=0), step  # (B*G, V)
 
-    def completion_logps(
-        self,
-        prompt: PromptBatch,
-        rollouts: Rollouts,
-        *,
-        temperature: float = 1.0,
-        model: nn.Module | None = None,
-        return_entropy: bool = False,
-    ) -> Tensor | tuple[Tensor, Tensor]:
-        """``(N, C)`` log-probabilities of the sampled tokens at the sampling temperature.
-
-        Only the ``C + 1`` last positions go through the output head (``logits_to_keep``): the prompt's logits
-        are never needed. ``model`` scores with other weights (a frozen reference copy).
-        """
-        model = model if model is not None else self.model
+    def _completion_logits(self, prompt: PromptBatch, rollouts: Rollouts, model: nn.Module) -> Tensor:
+        """Only the ``C + 1`` last positions go through the output head (``logits_to_keep``): the prompt's
+        logits are never needed."""
         ids = torch.cat([rollouts.prompt_ids, rollouts.completion_ids], dim=1)  # (N, P + C)
         mask = torch.cat([rollouts.prompt_mask, rollouts.completion_mask], dim=1)
-        completion_len = rollouts.completion_ids.shape[1]
         logits = model(
             input_ids=ids,
             attention_mask=mask,
             position_ids=left_padded_position_ids(mask),
-            logits_to_keep=completion_len + 1,
+            logits_to_keep=rollouts.completion_ids.shape[1] + 1,
             use_cache=False,
         ).logits  # (N, C + 1, V)
-        logits = logits[:, :-1].float() / temperature  # position t predicts token t+1
-        logps = selective_log_softmax(logits, rollouts.completion_ids)
-        return (logps, token_entropy(logits)) if return_entropy else logps
+        return logits[:, :-1]  # position t predicts token t+1
