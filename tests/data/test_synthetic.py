@@ -247,6 +247,15 @@ def test_ensure_synthetic_rewrites_for_other_parameters(tmp_path: Path) -> None:
     assert sorted(p.name for p in (root / "JPEGImages").iterdir()) == ["video_000", "video_001"]
 
 
+def test_ensure_synthetic_refuses_a_root_of_another_kind(tmp_path: Path) -> None:
+    """A ReVOS DataModule pointed at a synthetic RefAVS root must not mix its layout into it."""
+    root = ensure_synthetic("refavs", tmp_path / "r", num_videos=1, splits=("train",))
+    before = sorted(p.relative_to(root).as_posix() for p in root.rglob("*"))
+    with pytest.raises(ValueError, match=r"holds a synthetic 'refavs' dataset, not 'revos'"):
+        ensure_synthetic("revos", root, num_videos=2, num_frames=4)
+    assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*")) == before
+
+
 def test_ensure_synthetic_leaves_a_real_dataset_alone(tmp_path: Path) -> None:
     (tmp_path / "metadata.csv").write_text("vid,uid,split,fid,exp\n")
     ensure_synthetic("refavs", tmp_path)

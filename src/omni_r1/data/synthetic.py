@@ -785,7 +785,7 @@ def ensure_synthetic(kind: str, root: str | Path, **kwargs: Any) -> Path:
 
     A marker file records the writer's arguments and is flagged complete only after the last file is written, so
     an interrupted write (or one with other arguments) is wiped and redone. A root that holds the layout's files
-    but no marker is a real dataset and is never touched.
+    but no marker is a real dataset and is never touched; one that holds another kind's synthetic data is an error.
 
     Args:
         kind: ``"refavs"`` or ``"revos"``.
@@ -794,6 +794,9 @@ def ensure_synthetic(kind: str, root: str | Path, **kwargs: Any) -> Path:
 
     Returns:
         ``root`` as a ``Path``.
+
+    Raises:
+        ValueError: an unknown ``kind``, or ``root`` holds synthetic data of another kind.
     """
     if kind not in _WRITERS:
         raise ValueError(f"unknown synthetic dataset kind {kind!r}; expected one of {sorted(_WRITERS)}")
@@ -805,8 +808,15 @@ def ensure_synthetic(kind: str, root: str | Path, **kwargs: Any) -> Path:
     marker = root / MARKER
     wanted = {"kind": kind, "params": params, "complete": True}
     if marker.is_file():
-        if json.loads(marker.read_text()) == wanted:
+        found = json.loads(marker.read_text())
+        if found == wanted:
             return root
+        if found.get("kind") != kind:
+            # Rewriting would leave two layouts mixed in one folder, each DataModule wiping the other's files.
+            raise ValueError(
+                f"{root} holds a synthetic {found.get('kind')!r} dataset, not {kind!r}: give the {kind} DataModule "
+                "its own root"
+            )
     elif any((root / entry).exists() for entry in entries):
         return root
     for entry in entries:
