@@ -388,3 +388,51 @@ def test_revos_bad_mask_entries(revos_copy: Path) -> None:
         ReVOSDataset(revos_copy, "train")
     with pytest.raises(ValueError, match="split must be one of"):
         ReVOSDataset(revos_copy, "test")
+
+
+def _reference_runs(text: str) -> list[int] | None:
+    """pycocotools' ``rleFrString`` transcribed one character at a time; ``None`` for a malformed string."""
+    runs: list[int] = []
+    pos = 0
+    while pos < len(text):
+        value, shift, more = 0, 0, True
+        while more:
+            if pos >= len(text) or not 48 <= ord(text[pos]) < 112:
+                return None
+            chunk = ord(text[pos]) - 48
+            value |= (chunk & 0x1F) << (5 * shift)
+            more = bool(chunk & 0x20)
+            pos += 1
+            shift += 1
+            if not more and chunk & 0x10:
+                value |= -1 << (5 * shift)
+        if len(runs) > 2:
+            value += runs[-2]
+        runs.append(value)
+    return runs
+
+
+def test_compressed_runs_equal_the_character_loop() -> None:
+    """Encoded random masks parse to their runs; random strings parse alike or fail alike."""
+    from pycocotools import mask as mask_utils
+
+    from omni_r1.data.io import _compressed_runs
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        h, w = int(rng.integers(1, 60)), int(rng.integers(1, 60))
+        mask = np.asfortranarray(rng.random((h, w)) < rng.choice([0.0, 0.05, 0.5, 1.0]))
+        text = mask_utils.encode(mask.astype(np.uint8))["counts"].decode()
+        assert _compressed_runs(text, "t").tolist() == _reference_runs(text)
+        assert int(_compressed_runs(text, "t").sum()) == h * w
+    alphabet = [chr(c) for c in range(40, 120)]
+    for _ in range(2000):
+        text = "".join(rng.choice(alphabet, size=int(rng.integers(0, 12))))
+        want = _reference_runs(text)
+        if want is None:
+            with pytest.raises(DatasetFormatError, match="invalid character"):
+                _compressed_runs(text, "t")
+        else:
+            assert _compressed_runs(text, "t").tolist() == want, text
+    with pytest.raises(DatasetFormatError, match="position 1"):
+        _compressed_runs("0\u20ac", "t")

@@ -30,6 +30,7 @@ import torch
 from torch import Tensor
 
 from omni_r1.metrics.functional.davis import _numpy_mean, j_and_f
+from omni_r1.metrics.functional.sums import frame_sums
 
 ROBUSTNESS_MODES = ("official", "corrected")
 SUBSETS = {"referring": 0, "reason": 1}
@@ -80,11 +81,11 @@ def revos_robustness(pred: Tensor, target: Tensor, foreground: Tensor, mode: str
     if mode == "official":
         # uint8 arithmetic wraps exactly like the official NumPy uint8 arrays; only the sums are widened.
         false_pos = (1 - _as_stored("target", target, 1)) * _as_stored("pred", pred, 255)
-        neg = false_pos.sum(dim=(-2, -1), dtype=torch.int64)
-        pos = _as_stored("foreground", foreground, 1).sum(dim=(-2, -1), dtype=torch.int64)
+        neg = frame_sums(false_pos)
+        pos = frame_sums(_as_stored("foreground", foreground, 1))
     else:
-        neg = ((pred != 0) & (target == 0)).sum(dim=(-2, -1))
-        pos = (foreground != 0).sum(dim=(-2, -1))
+        neg = frame_sums((pred != 0) & (target == 0))
+        pos = frame_sums(foreground != 0)
     return (1 - neg.double() / (pos.double() + _EPS)).clamp(min=0.0)
 
 
