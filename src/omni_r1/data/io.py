@@ -145,7 +145,8 @@ def decode_rle(rle: Mapping[str, Any] | None, height: int, width: int, *, source
         array = mask_utils.decode(encoded)
     except (TypeError, ValueError, OSError) as err:
         raise DatasetFormatError(source, f"cannot decode RLE ({err})") from err
-    return torch.from_numpy(np.ascontiguousarray(array != 0))
+    # pycocotools returns column-major 0/1 bytes: one cast to row-major bool (casting is `!= 0`).
+    return torch.from_numpy(np.array(array, dtype=bool, order="C"))
 
 
 def read_audio(path: str | Path, sample_rate: int = 16000) -> Tensor:
