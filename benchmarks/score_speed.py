@@ -8,8 +8,8 @@ Both sides read the same files: ``meta_expressions_valid_.json``, ``mask_dict.js
 ``eval_revos.py`` for one expression at a time: PNGs read as 8-bit grey (``cv2.imread`` when OpenCV is installed,
 else Pillow), objects decoded with pycocotools and added in uint8, ``db_eval_iou``, ``db_eval_boundary`` with
 ``cv2.dilate`` (``jf_speed.py``'s reference) and the uint8 robustness sum. The official script spreads videos over
-worker processes; both sides run in one process here, so the ratio is per core of work. Each side runs
-``--repeats`` times, interleaved, and the fastest run counts.
+worker processes; the reference runs in one process here, and so does the kit unless ``--workers`` says otherwise,
+so the default ratio is per core of work. Each side runs ``--repeats`` times, interleaved, and the fastest counts.
 
 The last line is ``speedup=<reference seconds / kit seconds> max_abs_diff=<largest |kit - reference|>`` over every
 expression's rounded J, F and R (percent).
@@ -83,8 +83,8 @@ def reference(root: Path, predictions: Path) -> dict[str, tuple[float, float, fl
     return scores
 
 
-def kit(root: Path, predictions: Path) -> dict[str, tuple[float, float, float]]:
-    _, rows = score_revos(root, "valid", predictions)
+def kit(root: Path, predictions: Path, workers: int = 1) -> dict[str, tuple[float, float, float]]:
+    _, rows = score_revos(root, "valid", predictions, workers=workers)
     return {f"{row['video']}/{row['exp_id']}": (row["J"], row["F"], row["R"]) for row in rows}
 
 
@@ -95,13 +95,14 @@ def main(argv: list[str] | None = None) -> float:
     parser.add_argument("--height", type=int, default=480)
     parser.add_argument("--width", type=int, default=854)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=1, help="evaluate score's worker processes")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory() as tmp:
         root, predictions = Path(tmp) / "revos", Path(tmp) / "pred"
         write_revos(root, num_videos=args.videos, num_frames=args.frames, height=args.height, width=args.width)
         write_predictions(root, predictions, args.videos, args.frames, args.height, args.width)
-        ours, theirs = kit(root, predictions), reference(root, predictions)
+        ours, theirs = kit(root, predictions, args.workers), reference(root, predictions)
         diff = max(abs(a - b) for key in theirs for a, b in zip(ours[key], theirs[key]))
         backend = f"cv2 {cv2.__version__}" if cv2 is not None else "Pillow + scipy (no OpenCV)"
         print(f"reference reads and dilates with {backend}")
@@ -115,9 +116,9 @@ def main(argv: list[str] | None = None) -> float:
             reference(root, predictions)
             ref_s = min(ref_s, time.perf_counter() - start)
             start = time.perf_counter()
-            kit(root, predictions)
+            kit(root, predictions, args.workers)
             kit_s = min(kit_s, time.perf_counter() - start)
-    print(f"reference {ref_s:.3f} s   kit (evaluate score) {kit_s:.3f} s")
+    print(f"reference {ref_s:.3f} s   kit (evaluate score, {args.workers} worker(s)) {kit_s:.3f} s")
     speedup = ref_s / kit_s
     print(f"speedup={speedup:.2f} max_abs_diff={diff:.3g}")
     return speedup

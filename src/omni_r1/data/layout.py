@@ -37,6 +37,7 @@ class DatasetLayoutError(FileNotFoundError):
         self.dataset = dataset
         self.root = Path(root)
         self.missing = [Path(p) for p in missing]
+        self.layout = layout
         message = (
             f"{dataset} root '{self.root}' does not match the expected layout: "
             f"{len(self.missing)} missing path(s):\n{_listing(self.missing)}\n"
@@ -47,6 +48,10 @@ class DatasetLayoutError(FileNotFoundError):
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+    def __reduce__(self) -> tuple:
+        # Rebuilt from its own arguments when it crosses a process boundary (scoring workers, dataloader workers).
+        return type(self), (self.dataset, self.root, self.missing, self.layout)
 
 
 class DatasetFormatError(ValueError):
@@ -59,7 +64,11 @@ class DatasetFormatError(ValueError):
 
     def __init__(self, path: str | Path, problem: str) -> None:
         self.path = str(path)
+        self.problem = problem
         super().__init__(f"{self.path}: {problem}")
+
+    def __reduce__(self) -> tuple:
+        return type(self), (self.path, self.problem)
 
 
 def missing_paths(paths: Iterable[Path]) -> list[Path]:

@@ -28,7 +28,13 @@ DEFAULT_SPLITS = {"revos": "valid", "mevis": "valid_u", "refavs": "test_s"}
 
 
 def score_predictions(
-    benchmark: str, root: str | Path, split: str, predictions: str | Path, *, robustness: str = "official"
+    benchmark: str,
+    root: str | Path,
+    split: str,
+    predictions: str | Path,
+    *,
+    robustness: str = "official",
+    workers: int = 1,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Score a prediction folder; returns the summary and the per-expression (or per-row) table.
 
@@ -38,13 +44,14 @@ def score_predictions(
         split: split to score (``valid``; ``valid_u``; ``test_s`` / ``test_u`` / ``test_n``).
         predictions: prediction folder in the benchmark's official layout.
         robustness: ReVOS robustness mode, ``"official"`` or ``"corrected"`` (ignored by the others).
+        workers: processes scoring videos in parallel (ReVOS, MeViS; RefAVS scores in one process).
     """
     if not Path(predictions).is_dir():
         raise FileNotFoundError(f"prediction folder not found: {predictions}")
     if benchmark == "revos":
-        return score_revos(root, split, predictions, robustness)
+        return score_revos(root, split, predictions, robustness, workers)
     if benchmark == "mevis":
-        return score_mevis(root, split, predictions)
+        return score_mevis(root, split, predictions, workers)
     if benchmark == "refavs":
         return score_refavs(root, split, predictions)
     raise ValueError(f"benchmark must be one of {BENCHMARKS}, got {benchmark!r}")
@@ -88,13 +95,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--robustness", default="official", choices=ROBUSTNESS_MODES, help="ReVOS robustness mode (default: official)"
     )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="processes scoring videos in parallel (ReVOS, MeViS; default 1)"
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the ``score`` subcommand; returns the exit status."""
     split = args.split or DEFAULT_SPLITS[args.benchmark]
-    summary, table = score_predictions(args.benchmark, args.root, split, args.predictions, robustness=args.robustness)
+    summary, table = score_predictions(
+        args.benchmark, args.root, split, args.predictions, robustness=args.robustness, workers=args.workers
+    )
     json_path, csv_path = write_scores(summary, table, args.output)
     missing = sum(bool(row["missing"]) for row in table)
     print(json.dumps(_jsonable(summary), indent=2))

@@ -8,12 +8,18 @@ kit stops with an error naming the file: those are pipeline bugs, not missing pr
 ``type_id`` count as referring, as in the kit's ReVOS reader (the official script would stop on them). The official
 MeViS script scores a missing video folder 0 but crashes on a missing file inside an existing one; the kit scores
 both 0, like the ReVOS script.
+
+Like the official scripts, scoring can spread videos over worker processes (``workers``); the per-expression
+scores and the summary do not depend on it (results are put back in the meta file's order).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import multiprocessing
+import pickle
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -138,7 +144,7 @@ class _Foreground:
 
 
 def score_revos(
-    root: str | Path, split: str, predictions: str | Path, robustness: str = "official"
+    root: str | Path, split: str, predictions: str | Path, robustness: str = "official", workers: int = 1
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Score ``predictions`` against ReVOS ``split``.
 
@@ -147,6 +153,7 @@ def score_revos(
         split: ``"valid"`` (or ``"train"``).
         predictions: folder holding ``<video>/<exp_id>/<frame>.png``.
         robustness: ``"official"`` (×255, as published) or ``"corrected"``.
+        workers: processes scoring videos in parallel (1: this process).
 
     Returns:
         The summary ``{"referring" | "reason" | "overall": {"J", "F", "JF", "R"}}`` in percent, and one row per
@@ -155,23 +162,17 @@ def score_revos(
     if split not in revos.SPLITS:
         raise ValueError(f"ReVOS split must be one of {revos.SPLITS}, got {split!r}")
     root, predictions = Path(root), Path(predictions)
-    videos = revos.load_meta(root, split)
-    mask_dict = revos.load_mask_dict(root)
-    foreground = _Foreground(root)
+    items = list(_expressions(revos.load_meta(root, split)))
+    shared = {
+        "root": root,
+        "predictions": predictions,
+        "mask_dict": revos.load_mask_dict(root),
+        "foreground": _Foreground(root),
+        "robustness": robustness,
+    }
+    results = _per_video(_score_revos_video, items, workers, shared)
     rows: list[dict[str, Any]] = []
-    scores: dict[str, list[float]] = {"type_id": [], "j": [], "f": [], "r": []}
-    for item in _expressions(videos):
-        rles = _object_rles(item, mask_dict, root / "mask_dict.json")
-        size = _frame_size(item, rles)
-        pred = _prediction(item, predictions, size)
-        if pred is None:
-            j = f = r = 0.0
-        else:
-            size = size or (pred.shape[-2], pred.shape[-1])
-            fg = foreground(item.video, len(item.frames), size)
-            j, f, r = (v.item() for v in revos_expression(pred, _target(item, rles, size), fg, robustness))
-        for key, value in zip(scores, (item.type_id, j, f, r)):
-            scores[key].append(value)
+    for item, (j, f, r, missing) in zip(items, results):
         rows.append(
             {
                 "video": item.video,
@@ -182,15 +183,48 @@ def score_revos(
                 "F": revos_percent(f),
                 "JF": revos_percent((j + f) / 2),
                 "R": revos_percent(r),
-                "missing": pred is None,
+                "missing": missing,
             }
         )
-    summary = revos_aggregate(scores["type_id"], scores["j"], scores["f"], scores["r"])
+    summary = revos_aggregate([item.type_id for item in items], *([result[k] for result in results] for k in range(3)))
     return summary, rows
 
 
-def score_mevis(root: str | Path, split: str, predictions: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _score_revos_video(
+    items: list[_Expression],
+    *,
+    root: Path,
+    predictions: Path,
+    mask_dict: MaskDict,
+    foreground: _Foreground,
+    robustness: str,
+) -> list[tuple[float, float, float, bool]]:
+    """``(j, f, r, missing)`` of each expression of one video."""
+    scores = []
+    for item in items:
+        rles = _object_rles(item, mask_dict, root / "mask_dict.json")
+        size = _frame_size(item, rles)
+        pred = _prediction(item, predictions, size)
+        if pred is None:
+            scores.append((0.0, 0.0, 0.0, True))
+            continue
+        size = size or (pred.shape[-2], pred.shape[-1])
+        fg = foreground(item.video, len(item.frames), size)
+        j, f, r = (v.item() for v in revos_expression(pred, _target(item, rles, size), fg, robustness))
+        scores.append((j, f, r, False))
+    return scores
+
+
+def score_mevis(
+    root: str | Path, split: str, predictions: str | Path, workers: int = 1
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Score ``predictions`` against MeViS ``split`` (``valid_u``; ``valid`` withholds its masks).
+
+    Args:
+        root: MeViS root in the official layout.
+        split: an annotated split.
+        predictions: folder holding ``<video>/<exp_id>/<frame>.png``.
+        workers: processes scoring videos in parallel (1: this process).
 
     Returns:
         The summary ``{"J", "F", "JF"}`` in percent and one row per expression (``video, exp_id, exp, J, F, JF,
@@ -206,31 +240,93 @@ def score_mevis(root: str | Path, split: str, predictions: str | Path) -> tuple[
     split_root = root / split
     meta_path = split_root / "meta_expressions.json"
     require_paths("MeViS", root, [split_root, meta_path], mevis.LAYOUT)
-    videos = revos.check_meta_videos(meta_path, _read_json(meta_path))
-    mask_dict = revos.load_mask_dict(split_root, dataset="MeViS", layout=mevis.LAYOUT)
-    rows: list[dict[str, Any]] = []
-    js: list[float] = []
-    fs: list[float] = []
-    for item in _expressions(videos):
-        rles = _object_rles(item, mask_dict, split_root / "mask_dict.json")
+    items = list(_expressions(revos.check_meta_videos(meta_path, _read_json(meta_path))))
+    shared = {
+        "mask_path": split_root / "mask_dict.json",
+        "predictions": predictions,
+        "mask_dict": revos.load_mask_dict(split_root, dataset="MeViS", layout=mevis.LAYOUT),
+    }
+    results = _per_video(_score_mevis_video, items, workers, shared)
+    rows = [
+        {
+            "video": item.video,
+            "exp_id": item.exp_id,
+            "exp": item.text,
+            "J": 100 * j,
+            "F": 100 * f,
+            "JF": 100 * (j + f) / 2,
+            "missing": missing,
+        }
+        for item, (j, f, missing) in zip(items, results)
+    ]
+    return mevis_aggregate([r[0] for r in results], [r[1] for r in results]), rows
+
+
+def _score_mevis_video(
+    items: list[_Expression], *, mask_path: Path, predictions: Path, mask_dict: MaskDict
+) -> list[tuple[float, float, bool]]:
+    """``(j, f, missing)`` of each expression of one video."""
+    scores = []
+    for item in items:
+        rles = _object_rles(item, mask_dict, mask_path)
         size = _frame_size(item, rles)
         pred = _prediction(item, predictions, size)
         if pred is None:
-            j = f = 0.0
-        else:
-            size = size or (pred.shape[-2], pred.shape[-1])
-            j, f = (v.item() for v in j_and_f(pred, _target(item, rles, size))[:2])
-        js.append(j)
-        fs.append(f)
-        rows.append(
-            {
-                "video": item.video,
-                "exp_id": item.exp_id,
-                "exp": item.text,
-                "J": 100 * j,
-                "F": 100 * f,
-                "JF": 100 * (j + f) / 2,
-                "missing": pred is None,
-            }
-        )
-    return mevis_aggregate(js, fs), rows
+            scores.append((0.0, 0.0, True))
+            continue
+        size = size or (pred.shape[-2], pred.shape[-1])
+        j, f = (v.item() for v in j_and_f(pred, _target(item, rles, size))[:2])
+        scores.append((j, f, False))
+    return scores
+
+
+# ---------------------------------------------------------------------------------------------- worker processes
+# What every worker needs (the parsed mask dictionary can be gigabytes): set before the pool forks, so the workers
+# inherit it instead of receiving a pickled copy per task.
+_SHARED: dict[str, Any] = {}
+
+
+def _per_video(score: Callable[..., list], items: list[_Expression], workers: int, shared: dict[str, Any]) -> list:
+    """``score(video_items, **shared)`` for each video's expressions, flattened back into ``items``' order."""
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    groups: dict[str, list[_Expression]] = {}
+    for item in items:
+        groups.setdefault(item.video, []).append(item)
+    if workers == 1 or len(groups) < 2:
+        scored = [score(group, **shared) for group in groups.values()]
+    else:
+        if "fork" not in multiprocessing.get_all_start_methods():
+            raise ValueError("scoring with workers > 1 needs the 'fork' start method (Linux); use workers=1")
+        _SHARED.update(shared, score=score)
+        try:
+            # An executor, not a Pool: a worker that dies breaks the executor with an error instead of a hang.
+            with ProcessPoolExecutor(
+                min(workers, len(groups)), mp_context=multiprocessing.get_context("fork"), initializer=_single_threaded
+            ) as pool:
+                scored = list(pool.map(_score_shared, groups.values()))
+        finally:
+            _SHARED.clear()
+    by_video = dict(zip(groups, scored))
+    position = {video: 0 for video in groups}
+    results = []
+    for item in items:
+        results.append(by_video[item.video][position[item.video]])
+        position[item.video] += 1
+    return results
+
+
+def _single_threaded() -> None:
+    torch.set_num_threads(1)  # the workers are the parallelism
+
+
+def _score_shared(group: list[_Expression]) -> list:
+    shared = dict(_SHARED)
+    try:
+        return shared.pop("score")(group, **shared)
+    except Exception as error:
+        try:  # the caller gets the error through a pickle: it must survive the round trip
+            pickle.loads(pickle.dumps(error))
+        except Exception:
+            raise RuntimeError(f"{type(error).__name__}: {error}") from None
+        raise
