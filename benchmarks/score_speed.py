@@ -29,7 +29,7 @@ from jf_speed import cv2, reference_f, reference_j
 from PIL import Image
 from pycocotools import mask as cocomask
 
-from omni_r1.data.synthetic import build_revos, write_revos
+from omni_r1.data.synthetic import build_revos, expression_target, write_revos
 from omni_r1.evaluate.vos import score_revos
 
 
@@ -38,13 +38,8 @@ def write_predictions(root: Path, out: Path, videos: int, frames: int, height: i
     rng = np.random.default_rng(0)
     data = build_revos(num_videos=videos, num_frames=frames, height=height, width=width, seed=0)
     for video, info in data.meta["valid"]["videos"].items():
-        for exp_id, expression in info["expressions"].items():
-            union = np.zeros((frames, height, width), dtype=bool)
-            for anno in expression["anno_id"]:
-                for t, mask in enumerate(data.masks[anno]):
-                    if mask is not None:
-                        union[t] |= mask
-            pred = np.roll(union, shift=(3, -5), axis=(1, 2))
+        for exp_id in info["expressions"]:
+            pred = np.roll(expression_target(data, "valid", video, exp_id), shift=(3, -5), axis=(1, 2))
             pred ^= (pred ^ np.roll(pred, 1, axis=2)) & (rng.random(pred.shape) < 0.3)
             folder = out / video / exp_id
             folder.mkdir(parents=True, exist_ok=True)

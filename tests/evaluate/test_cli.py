@@ -12,28 +12,33 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from omni_r1.data.synthetic import build_mevis, build_revos, write_mevis, write_refavs, write_revos
+from omni_r1.data.synthetic import (
+    SyntheticMeViS,
+    SyntheticReVOS,
+    build_mevis,
+    build_revos,
+    expression_target,
+    write_mevis,
+    write_refavs,
+    write_revos,
+)
 from omni_r1.evaluate.__main__ import main
 
 
-def write_expression_predictions(pred: Path, meta: dict, masks: dict) -> None:
+def write_expression_predictions(pred: Path, data: SyntheticReVOS | SyntheticMeViS, split: str) -> None:
     """The ground truth of every expression as 0/255 PNGs in ``<pred>/<video>/<exp_id>/<frame>.png``."""
-    for video, info in meta["videos"].items():
-        for exp_id, exp in info["expressions"].items():
+    for video, info in data.meta[split]["videos"].items():
+        for exp_id in info["expressions"]:
             folder = pred / video / exp_id
             folder.mkdir(parents=True)
-            for t, frame in enumerate(info["frames"]):
-                union = np.zeros((64, 96), dtype=bool)
-                for anno in exp["anno_id"]:
-                    if masks[anno][t] is not None:
-                        union |= masks[anno][t]
-                Image.fromarray(union.astype(np.uint8) * 255).save(folder / f"{frame}.png")
+            for frame, mask in zip(info["frames"], expression_target(data, split, video, exp_id)):
+                Image.fromarray(mask.astype(np.uint8) * 255).save(folder / f"{frame}.png")
 
 
 def test_revos_perfect_predictions(tmp_path: Path) -> None:
     root = write_revos(tmp_path / "root", num_videos=2, num_frames=4)
     data = build_revos(num_videos=2, num_frames=4)
-    write_expression_predictions(tmp_path / "pred", data.meta["valid"], data.masks)
+    write_expression_predictions(tmp_path / "pred", data, "valid")
     out = tmp_path / "out" / "scores.json"
     args = ["score", "--benchmark", "revos", "--root", str(root), "--split", "valid"]
     assert main([*args, "--predictions", str(tmp_path / "pred"), "--output", str(out)]) == 0
@@ -50,7 +55,7 @@ def test_mevis_as_a_module(tmp_path: Path) -> None:
     """Through ``python -m`` with the default split (valid_u); one expression folder left out scores 0."""
     root = write_mevis(tmp_path / "root", num_videos=3, num_frames=4)
     data = build_mevis(num_videos=3, num_frames=4)
-    write_expression_predictions(tmp_path / "pred", data.meta["valid_u"], data.masks)
+    write_expression_predictions(tmp_path / "pred", data, "valid_u")
     for png in (tmp_path / "pred" / "mevis_001" / "0").iterdir():
         png.unlink()
     out = tmp_path / "scores.json"

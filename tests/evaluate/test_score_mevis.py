@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from omni_r1.data.synthetic import build_mevis, write_mevis
+from omni_r1.data.synthetic import build_mevis, expression_target, write_mevis
 from omni_r1.evaluate import score_predictions
 
 NUM_FRAMES, HEIGHT, WIDTH = 6, 64, 96
@@ -25,15 +25,8 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def truth() -> dict[str, np.ndarray]:
     """``(T, H, W)`` ground truth of each expression of ``mevis_001``, the ``valid_u`` video."""
     data = build_mevis(num_videos=3, num_frames=NUM_FRAMES, height=HEIGHT, width=WIDTH)
-    masks = {}
-    for exp_id, exp in data.meta["valid_u"]["videos"]["mevis_001"]["expressions"].items():
-        union = np.zeros((NUM_FRAMES, HEIGHT, WIDTH), dtype=bool)
-        for anno in exp["anno_id"]:
-            for t, mask in enumerate(data.masks[anno]):
-                if mask is not None:
-                    union[t] |= mask
-        masks[exp_id] = union
-    return masks
+    expressions = data.meta["valid_u"]["videos"]["mevis_001"]["expressions"]
+    return {exp_id: expression_target(data, "valid_u", "mevis_001", exp_id) for exp_id in expressions}
 
 
 def write_prediction(folder: Path, masks: np.ndarray) -> None:

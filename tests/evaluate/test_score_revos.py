@@ -13,7 +13,7 @@ from pycocotools import mask as cocomask
 from scipy.ndimage import binary_dilation
 
 from omni_r1.data.layout import DatasetFormatError
-from omni_r1.data.synthetic import build_revos, write_revos
+from omni_r1.data.synthetic import build_revos, expression_target, write_revos
 from omni_r1.evaluate import score_predictions
 
 NUM_FRAMES, HEIGHT, WIDTH = 6, 64, 96
@@ -30,16 +30,8 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def truth() -> dict[str, np.ndarray]:
     """``(T, H, W)`` bool ground truth of each expression of the valid video ``video_001``."""
     data = build_revos(num_videos=2, num_frames=NUM_FRAMES, height=HEIGHT, width=WIDTH)
-    info = data.meta["valid"]["videos"]["video_001"]
-    masks = {}
-    for exp_id, exp in info["expressions"].items():
-        union = np.zeros((NUM_FRAMES, HEIGHT, WIDTH), dtype=bool)
-        for anno in exp["anno_id"]:
-            for t, mask in enumerate(data.masks[anno]):
-                if mask is not None:
-                    union[t] |= mask
-        masks[exp_id] = union
-    return masks
+    expressions = data.meta["valid"]["videos"]["video_001"]["expressions"]
+    return {exp_id: expression_target(data, "valid", "video_001", exp_id) for exp_id in expressions}
 
 
 def write_prediction(folder: Path, masks: np.ndarray) -> None:

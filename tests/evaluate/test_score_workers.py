@@ -10,24 +10,30 @@ import pytest
 from PIL import Image
 
 from omni_r1.data.layout import DatasetFormatError, DatasetLayoutError
-from omni_r1.data.synthetic import build_mevis, build_revos, write_mevis, write_revos
+from omni_r1.data.synthetic import (
+    SyntheticMeViS,
+    SyntheticReVOS,
+    build_mevis,
+    build_revos,
+    expression_target,
+    write_mevis,
+    write_revos,
+)
 from omni_r1.evaluate import score_predictions
 
 FRAMES, HEIGHT, WIDTH = 5, 48, 64
 
 
-def write_predictions(meta: dict, masks: dict, out: Path, skip_video: str | None = None) -> None:
+def write_predictions(
+    data: SyntheticReVOS | SyntheticMeViS, split: str, out: Path, skip_video: str | None = None
+) -> None:
     """Each expression's ground truth shifted by a few pixels with some noise; ``skip_video`` left out (missing)."""
     rng = np.random.default_rng(0)
-    for video, info in meta["videos"].items():
+    for video, info in data.meta[split]["videos"].items():
         if video == skip_video:
             continue
-        for exp_id, exp in info["expressions"].items():
-            union = np.zeros((FRAMES, HEIGHT, WIDTH), dtype=bool)
-            for anno in exp["anno_id"]:
-                for t, mask in enumerate(masks[anno]):
-                    if mask is not None:
-                        union[t] |= mask
+        for exp_id in info["expressions"]:
+            union = expression_target(data, split, video, exp_id)
             pred = np.roll(union, (1, -2), axis=(1, 2)) ^ (rng.random(union.shape) < 0.01)
             folder = out / video / exp_id
             folder.mkdir(parents=True, exist_ok=True)
@@ -41,7 +47,7 @@ def revos_case(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     kw = {"num_videos": 8, "num_frames": FRAMES, "height": HEIGHT, "width": WIDTH}
     root = write_revos(base / "root", **kw)
     data = build_revos(**kw)
-    write_predictions(data.meta["valid"], data.masks, base / "pred", skip_video="video_003")
+    write_predictions(data, "valid", base / "pred", skip_video="video_003")
     return root, base / "pred"
 
 
@@ -57,7 +63,7 @@ def test_mevis_workers_equal_one_process(tmp_path: Path) -> None:
     kw = {"num_videos": 9, "num_frames": FRAMES, "height": HEIGHT, "width": WIDTH}
     root = write_mevis(tmp_path / "root", **kw)
     data = build_mevis(**kw)
-    write_predictions(data.meta["valid_u"], data.masks, tmp_path / "pred")
+    write_predictions(data, "valid_u", tmp_path / "pred")
     summary, rows = score_predictions("mevis", root, "valid_u", tmp_path / "pred")
     assert len({row["video"] for row in rows}) == 3
     assert score_predictions("mevis", root, "valid_u", tmp_path / "pred", workers=2) == (summary, rows)
@@ -67,7 +73,7 @@ def test_a_workers_error_names_the_file(revos_case: tuple[Path, Path], tmp_path:
     root, pred = revos_case
     bad = tmp_path / "pred"
     data = build_revos(num_videos=8, num_frames=FRAMES, height=HEIGHT, width=WIDTH)
-    write_predictions(data.meta["valid"], data.masks, bad)
+    write_predictions(data, "valid", bad)
     folder = next(bad.glob("video_005/*"))
     Image.fromarray(np.zeros((HEIGHT, WIDTH + 1), dtype=np.uint8)).save(next(folder.glob("*.png")))
     with pytest.raises(DatasetFormatError, match=r"video_005.*prediction size \(48, 65\) differs"):
