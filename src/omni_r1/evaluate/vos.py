@@ -287,7 +287,8 @@ _SHARED: dict[str, Any] = {}
 
 
 def _per_video(score: Callable[..., list], items: list[_Expression], workers: int, shared: dict[str, Any]) -> list:
-    """``score(video_items, **shared)`` for each video's expressions, flattened back into ``items``' order."""
+    """``score(video_items, **shared)`` for each video's expressions, flattened back into ``items``' order (which
+    :func:`_expressions` yields video by video)."""
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     groups: dict[str, list[_Expression]] = {}
@@ -307,13 +308,7 @@ def _per_video(score: Callable[..., list], items: list[_Expression], workers: in
                 scored = list(pool.map(_score_shared, groups.values()))
         finally:
             _SHARED.clear()
-    by_video = dict(zip(groups, scored))
-    position = {video: 0 for video in groups}
-    results = []
-    for item in items:
-        results.append(by_video[item.video][position[item.video]])
-        position[item.video] += 1
-    return results
+    return [result for video_results in scored for result in video_results]
 
 
 def _single_threaded() -> None:
