@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from omni_r1.checkpoint import SafeCheckpointIO
 from omni_r1.data.layout import DatasetLayoutError
 from omni_r1.fit import main
 
@@ -21,6 +22,7 @@ def test_demo_config_trains_writes_artifacts_and_resumes(tmp_path: Path, monkeyp
     monkeypatch.chdir(tmp_path)  # the demo's relative paths (data/, runs/) land in tmp_path
     cli = main(["--config", DEMO, *FAST])
     assert cli.trainer.global_step == 2
+    assert isinstance(cli.trainer.strategy.checkpoint_io, SafeCheckpointIO)  # atomic saves, damage named on load
     assert (tmp_path / "data/synthetic/revos/meta_expressions_train_.json").is_file()  # synthetic data written
     ckpt = tmp_path / "runs/demo/checkpoints/last.ckpt"
     assert ckpt.is_file()

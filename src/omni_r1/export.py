@@ -25,39 +25,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import torch
 from lightning.pytorch import LightningModule
 
+from omni_r1.checkpoint import load_checkpoint
 from omni_r1.models.loading import load_thinker
 from omni_r1.plan.config import init_args, instantiate_model, resolved_config
-
-# State-dict entries bitsandbytes writes next to each 4-bit weight; a loaded 4-bit model rebuilds them itself.
-_QUANT_STATE = (".absmax", ".quant_map", ".nested_absmax", ".nested_quant_map", ".quant_state.bitsandbytes__")
-
-
-def load_checkpoint(module: LightningModule, ckpt_path: str | Path) -> None:
-    """Load a Lightning checkpoint's ``state_dict`` into ``module`` (its own hooks run first).
-
-    Raises:
-        FileNotFoundError: no such checkpoint.
-        KeyError: the checkpoint has no ``state_dict``, lacks some of the module's weights, or holds weights the
-            module does not have (a checkpoint of another model); the message names a few.
-    """
-    path = Path(ckpt_path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} not found")
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)  # tensors and plain values only
-    if "state_dict" not in checkpoint:
-        raise KeyError(f"{path}: expected a Lightning checkpoint with a 'state_dict' entry")
-    module.on_load_checkpoint(checkpoint)  # e.g. GRPOModule restores its frozen reference, left out on save
-    result = module.load_state_dict(checkpoint["state_dict"], strict=False)
-    unexpected = [k for k in result.unexpected_keys if not any(part in k for part in _QUANT_STATE)]
-    for what, keys in (
-        ("lacks weights of the model", result.missing_keys),
-        ("has weights the model lacks", unexpected),
-    ):
-        if keys:
-            raise KeyError(f"{path} {what} built from the config: {keys[:5]}{' ...' if len(keys) > 5 else ''}")
 
 
 def export_policy(module: LightningModule, out: str | Path, *, merge: bool = False, dtype: str | None = None) -> str:

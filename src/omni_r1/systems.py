@@ -24,7 +24,7 @@ from torch import Tensor
 from omni_r1.data.types import VideoSample
 from omni_r1.detail.collaboration import DetailSystem
 from omni_r1.detail.grounders import ReferenceGrounder
-from omni_r1.export import load_checkpoint
+from omni_r1.checkpoint import load_checkpoint
 from omni_r1.models.global_system import GlobalSystem
 from omni_r1.plan.config import init_args, instantiate_model, section
 

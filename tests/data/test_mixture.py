@@ -17,6 +17,7 @@ from omni_r1.data.mixture import MixtureDataModule, MixtureSampler, apportion, r
 from omni_r1.data.refavs import RefAVSDataModule
 from omni_r1.data.refcocog import RefCOCOgDataModule
 from omni_r1.data.revos import ReVOSDataModule
+from omni_r1.distributed import teardown_process_group
 
 SIZES, FAMILIES = [10, 7, 5, 4], ["avs", "vos", "vos", "grounding"]
 OFFSETS = [0, 10, 17, 22]
@@ -98,7 +99,7 @@ def _gloo_worker(rank: int, world_size: int, init_file: str, out_dir: str) -> No
         if rank == 0:
             torch.save(gathered, os.path.join(out_dir, "batches.pt"))
     finally:
-        dist.destroy_process_group()
+        teardown_process_group(barrier=True)
 
 
 def test_two_process_gloo_sharding(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from omni_r1.distributed import teardown_process_group
 from omni_r1.metrics import AVHBenchScore, RefAVSNullScore, RefAVSScore, ReVOSScore
 
 
@@ -64,7 +65,7 @@ def _worker(rank: int, world_size: int, port: int, out_dir: str) -> None:
     try:
         torch.save(feed(fresh(), make_items(5)[rank::world_size]), Path(out_dir) / f"rank{rank}.pt")
     finally:
-        dist.destroy_process_group()
+        teardown_process_group(barrier=True)
 
 
 def flat(result: dict[str, Any]) -> dict[str, float]:

@@ -12,6 +12,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from omni_r1.distributed import teardown_process_group
 from omni_r1.metrics import JAndF
 from omni_r1.metrics.functional import j_and_f
 
@@ -122,7 +123,7 @@ def _ddp_worker(rank: int, world_size: int, port: int, out_dir: str) -> None:
             metric.update(pred, target)
         torch.save(metric.compute(), Path(out_dir) / f"rank{rank}.pt")
     finally:
-        dist.destroy_process_group()
+        teardown_process_group(barrier=True)
 
 
 def test_ddp_sync_equals_single_process(tmp_path: Path) -> None:
