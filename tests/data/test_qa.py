@@ -13,7 +13,7 @@ import torch
 from omni_r1.data.avhbench import JUDGE_TASKS, AVHBenchDataModule, AVHBenchDataset
 from omni_r1.data.layout import DatasetFormatError, DatasetLayoutError
 from omni_r1.data.records import QASample
-from omni_r1.data.synthetic import TONES_HZ, SyntheticAVHBench, SyntheticVideoQA, _write_mp4
+from omni_r1.data.synthetic import TONES_HZ, SyntheticAVHBench, SyntheticVideoQA, write_mp4
 from omni_r1.data.videoqa import VideoQADataModule, VideoQADataset, answer_index, parse_entry
 
 
@@ -79,7 +79,7 @@ def test_avhbench_missing_and_silent_videos(avhbench_copy: Path) -> None:
     video.unlink()
     with pytest.raises(DatasetLayoutError, match=re.escape(str(video))):
         AVHBenchDataModule(str(avhbench_copy)).setup("test")
-    _write_mp4(video, np.full((8, 64, 96, 3), 100, dtype=np.uint8), 4.0, None)  # back, but without an audio track
+    write_mp4(video, np.full((8, 64, 96, 3), 100, dtype=np.uint8), 4.0, None)  # back, but without an audio track
     with pytest.raises(DatasetFormatError, match=rf"{re.escape(str(video))}: unreadable: cannot decode audio"):
         AVHBenchDataModule(str(avhbench_copy)).setup("test")
     AVHBenchDataModule(str(avhbench_copy), check_level="exists").setup("test")  # existence alone passes
