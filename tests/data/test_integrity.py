@@ -117,10 +117,9 @@ def test_rle_validation_levels() -> None:
     assert rle_problem(rle, 4, 7, "open") == "RLE size [5, 7] does not match the frame size [4, 7]"
     assert (rle_problem([1, 2], 5, 7, "open") or "").startswith("expected a COCO RLE dict")
     short = {"size": [5, 7], "counts": rle["counts"][:-1]}
-    assert rle_problem(short, 5, 7, "open") is None  # "open" checks sizes only
-    assert (
-        rle_problem(short, 5, 7, "decode") == "RLE counts do not cover a 5x7 mask (sum 28)"
-    )  # runs 11,2,3,2,3,2,3,2 (the 7 cut)
+    assert rle_problem(short, 5, 7, "exists") is None  # "exists" checks sizes only
+    for level in ("open", "decode"):  # runs 11,2,3,2,3,2,3,2 (the 7 cut)
+        assert rle_problem(short, 5, 7, level) == "RLE counts do not cover a 5x7 mask (sum 28)"
     assert rle_problem({"size": [5, 7], "counts": [11, 2, 3]}, 5, 7, "decode") == (
         "RLE counts do not cover a 5x7 mask (sum 16)"
     )

@@ -6,7 +6,9 @@ annotation entry (an RLE of the wrong size, a short mask list) with its path. Ex
 there and readable, 1 otherwise.
 
 It runs the very checks the DataModules run in ``setup()`` (:mod:`omni_r1.data.integrity`), by default at the
-``decode`` level (every file decoded in full; DataModules default to ``open``: headers and end markers).
+``decode`` level (every file decoded in full; DataModules default to ``open``: headers, end markers and every RLE's
+size and run lengths). The levels are nested (``exists`` < ``open`` < ``decode``): a file a level reports is
+reported by every level above it, so a root that passes ``decode`` also passes a DataModule's ``setup()``.
 """
 
 from __future__ import annotations
@@ -111,7 +113,8 @@ def _parser() -> argparse.ArgumentParser:
         "--level",
         choices=CHECK_LEVELS,
         default="decode",
-        help="exists: files present; open: headers and end markers (what DataModules run); decode: full decode",
+        help="exists: files present; open: also headers, end markers and RLE run lengths (what DataModules run); "
+        "decode: also a full decode of every file",
     )
     parser.add_argument("--workers", type=int, default=8, help="threads reading files")
     return parser

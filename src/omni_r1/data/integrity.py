@@ -1,15 +1,19 @@
 """Integrity checks of dataset files, shared by the ``omni_r1.data.check`` CLI and the DataModules' ``setup()``.
 
 A multi-day run should not die on the 3,000th prompt because one frame of a download is cut short, so every
-loader can check its files up front at one of three levels, cheapest first:
+loader can check its files up front at one of three levels, cheapest first. The levels are nested: each runs every
+check of the level below it, then more, so a file one level reports is reported by every higher level too.
 
-- ``"exists"``: every required file and folder exists (one ``stat`` per file).
+- ``"exists"``: every required file and folder exists (one ``stat`` per file); RLE entries have the COCO shape
+  and the frame's ``size`` where the size is known without opening a file.
 - ``"open"``: also reads every file's header: an image must parse and a JPEG / PNG must end with its end marker (a
   truncated download lacks it; a file without one is then decoded in full to be sure), a WAV must announce samples
-  the file really holds, a video must open with the streams it needs, and every RLE must have its frame's size.
-  What the DataModules run in ``setup()``.
-- ``"decode"``: decodes every image and audio track in full (videos at three timestamps) and checks every RLE's
-  run lengths; what the checker runs unless told ``--quick``.
+  the file really holds, a video must open with the streams it needs, and every RLE must have its frame's size and
+  well-formed counts whose run lengths cover exactly ``height * width`` pixels (pycocotools decodes anything else
+  into garbage or crashes, hours into a run). What the DataModules run in ``setup()``; the RLE counts are parsed
+  vectorised, an object's frames at once, so this stays cheap next to reading the frames' headers.
+- ``"decode"``: also decodes every image and audio track in full (videos at three timestamps); what the checker
+  runs by default (``--level decode``).
 
 Problems are collected into a :class:`Report` instead of raised one at a time, so one pass lists every missing or
 unreadable file. A loader then either stops with the same message the checker prints
@@ -28,9 +32,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 from PIL import Image
 
-from omni_r1.data.io import _compressed_runs, read_audio
+from omni_r1.data.io import compressed_run_totals, read_audio
 from omni_r1.data.layout import MAX_LISTED, DatasetFormatError, DatasetLayoutError
 
 CheckLevel = Literal["exists", "open", "decode"]
@@ -149,7 +154,11 @@ def _tail(path: Path, size: int = 64) -> bytes:
 
 
 def image_problem(path: Path, level: CheckLevel) -> str | None:
-    """Why ``path`` is not a readable image, or ``None``; ``level`` as in the module docstring."""
+    """Why ``path`` is not a readable image, or ``None``; ``level`` as in the module docstring.
+
+    ``open`` parses the header and decodes the file in full unless it ends with its format's end marker;
+    ``decode`` always decodes in full, which includes everything ``open`` would have decoded.
+    """
     try:
         with Image.open(path) as image:
             tail = _tail(path).rstrip(b"\x00")
@@ -173,14 +182,8 @@ def _probe_audio_stream(path: Path) -> str | None:
     return None
 
 
-def audio_problem(path: Path, level: CheckLevel) -> str | None:
-    """Why ``path`` holds no readable audio (a WAV, or a container's audio track), or ``None``."""
-    if level == "decode":
-        try:
-            samples = read_audio(path)
-        except (DatasetFormatError, FileNotFoundError) as err:
-            return str(err).removeprefix(f"{path}: ")
-        return None if samples.numel() else "no audio samples"
+def _audio_header_problem(path: Path) -> str | None:
+    """The ``open`` check of an audio file: a WAV's header against its size, any other file's audio stream."""
     if path.suffix.lower() != ".wav":
         return _probe_audio_stream(path)
     try:
@@ -193,6 +196,22 @@ def audio_problem(path: Path, level: CheckLevel) -> str | None:
     if path.stat().st_size < 44 + frames * frame_bytes:
         return f"truncated: the header announces {frames} samples the file does not hold"
     return None
+
+
+def audio_problem(path: Path, level: CheckLevel) -> str | None:
+    """Why ``path`` holds no readable audio (a WAV, or a container's audio track), or ``None``.
+
+    ``decode`` runs the header check of ``open`` first: FFmpeg decodes a WAV cut in half without complaint (it
+    returns the samples that are there), so a full decode alone would pass a file ``open`` rejects.
+    """
+    problem = _audio_header_problem(path)
+    if problem is not None or level != "decode":
+        return problem
+    try:
+        samples = read_audio(path)
+    except (DatasetFormatError, FileNotFoundError) as err:
+        return str(err).removeprefix(f"{path}: ")
+    return None if samples.numel() else "no audio samples"
 
 
 def video_problem(path: Path, level: CheckLevel) -> str | None:
@@ -256,12 +275,8 @@ def check_requirements(
     return outcome, bad
 
 
-def rle_problem(rle: Any, height: int, width: int, level: CheckLevel) -> str | None:
-    """Why an RLE entry (or ``None`` = object absent) cannot be a ``height`` x ``width`` mask, or ``None``.
-
-    ``"open"`` checks the shape of the entry and its ``size``; ``"decode"`` also checks that the run lengths cover
-    exactly ``height * width`` pixels (pycocotools would otherwise decode garbage without complaint).
-    """
+def _rle_entry_problem(rle: Any, height: int, width: int) -> str | None:
+    """The ``exists`` check of an RLE entry: a COCO RLE dict (or ``None``) of the frame's size."""
     if rle is None:
         return None
     if not isinstance(rle, dict) or "size" not in rle or "counts" not in rle:
@@ -272,15 +287,49 @@ def rle_problem(rle: Any, height: int, width: int, level: CheckLevel) -> str | N
         return f"RLE size {rle['size']!r} is not [height, width]"
     if size != [height, width]:
         return f"RLE size {size} does not match the frame size [{height}, {width}]"
-    if level == "decode":
-        counts = rle["counts"]
-        try:
-            runs = [int(r) for r in counts] if isinstance(counts, list) else _compressed_runs(counts, "")
-        except (DatasetFormatError, TypeError, ValueError) as err:
-            return f"RLE counts do not decode ({str(err).lstrip(': ')})"
-        if any(r < 0 for r in runs) or sum(runs) != height * width:
-            return f"RLE counts do not cover a {height}x{width} mask (sum {sum(runs)})"
     return None
+
+
+def _counts_list_problem(counts: list[Any]) -> str | None:
+    """Why an uncompressed counts list does not parse (pycocotools needs non-negative integers), or ``None``."""
+    wrong = next((r for r in counts if isinstance(r, bool) or not isinstance(r, int | np.integer)), None)
+    return None if wrong is None else f"RLE counts do not decode (a counts list holds {str(wrong)[:20]!r})"
+
+
+def rle_problems(rles: Sequence[Any], height: int, width: int, level: CheckLevel) -> list[str | None]:
+    """Why each RLE entry (``None`` = object absent) cannot be a ``height`` x ``width`` mask, or ``None`` for each.
+
+    Every level checks the entry's shape and ``size``; from ``"open"`` on, the counts (a compressed string or an
+    uncompressed list) must also parse into non-negative run lengths that sum to ``height * width``, since
+    pycocotools would otherwise decode garbage without complaint. The strings are parsed in one vectorised pass,
+    so pass an object's entries (or a video's) together.
+    """
+    problems = [_rle_entry_problem(rle, height, width) for rle in rles]
+    if level == "exists":
+        return problems
+    sized = [i for i, rle in enumerate(rles) if rle is not None and problems[i] is None]
+    compressed = [i for i in sized if not isinstance(rles[i]["counts"], list)]
+    totals, minimums, errors = compressed_run_totals([rles[i]["counts"] for i in compressed])
+    cover = f"RLE counts do not cover a {height}x{width} mask"
+    for k, i in enumerate(compressed):
+        if k in errors:
+            problems[i] = f"RLE counts do not decode ({errors[k]})"
+        elif minimums[k] < 0 or totals[k] != height * width:
+            problems[i] = f"{cover} (sum {int(totals[k])})"
+    for i in sized:
+        counts = rles[i]["counts"]
+        if isinstance(counts, list):
+            problems[i] = _counts_list_problem(counts)
+            runs = np.asarray(counts, dtype=np.int64) if problems[i] is None else None
+            if runs is not None and ((runs < 0).any() or int(runs.sum()) != height * width):
+                problems[i] = f"{cover} (sum {int(runs.sum())})"
+    return problems
+
+
+def rle_problem(rle: Any, height: int, width: int, level: CheckLevel) -> str | None:
+    """Why one RLE entry (or ``None`` = object absent) cannot be a ``height`` x ``width`` mask, or ``None``; see
+    :func:`rle_problems` (which checks many entries faster)."""
+    return rle_problems([rle], height, width, level)[0]
 
 
 def image_size(path: Path) -> tuple[int, int] | None:

@@ -34,43 +34,135 @@ def _load_image(path: Path, what: str) -> np.ndarray:
         raise DatasetFormatError(path, f"cannot decode {what} image ({err})") from err
 
 
-def _compressed_runs(counts: str | bytes, source: str) -> np.ndarray:
-    """Run lengths of a compressed COCO RLE string (pycocotools' ``rleFrString``), as int64.
-
-    pycocotools decodes a string whose runs do not sum to ``h*w`` into uninitialised memory instead of failing,
-    so the runs are parsed here to check them first, vectorised over the string. Each run is a little-endian
-    sequence of 5-bit chunks (character - 48, bit 0x20 = more chunks follow, bit 0x10 of the last = negative);
-    from the fourth run on, each is stored as a difference to the run two places earlier.
-    """
+def _counts_bytes(counts: Any) -> bytes:
+    """The bytes of a compressed RLE ``counts`` value; raises ``ValueError`` with what is wrong otherwise."""
     if isinstance(counts, str):
         try:
-            counts = counts.encode("latin-1")
+            return counts.encode("latin-1")
         except UnicodeEncodeError as err:
-            raise DatasetFormatError(source, f"invalid character in RLE counts at position {err.start}") from err
+            raise ValueError(f"invalid character in RLE counts at position {err.start}") from err
     if not isinstance(counts, bytes):
-        raise DatasetFormatError(source, f"RLE counts must be a string, bytes or a list, got {type(counts).__name__}")
-    codes = np.frombuffer(counts, dtype=np.uint8).astype(np.int64) - 48
-    invalid = (codes < 0) | (codes >= 64)
+        raise ValueError(f"RLE counts must be a string, bytes or a list, got {type(counts).__name__}")
+    return counts
+
+
+def _parse_compressed(blobs: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
+    """Run lengths of many compressed COCO RLE strings in one vectorised pass (pycocotools' ``rleFrString``).
+
+    Each run is a little-endian sequence of 5-bit chunks (character - 48, bit 0x20 = more chunks follow, bit 0x10
+    of the last = negative); from the fourth run on, each is stored as a difference to the run two places earlier.
+    Parsing all strings of an object (or a whole video) together keeps the per-call overhead of NumPy off the
+    ``open`` check, which runs over every RLE of a split.
+
+    Returns:
+        The runs of every string, concatenated in order; the index of the string each run belongs to; and, per
+        string that does not parse, why (its runs are then meaningless).
+    """
+    count = len(blobs)
+    lengths = np.fromiter(map(len, blobs), dtype=np.int64, count=count)
+    first_byte = np.cumsum(lengths) - lengths
+
+    def owner_of(positions: np.ndarray) -> np.ndarray:
+        return np.searchsorted(first_byte, positions, side="right") - 1
+
+    codes = np.frombuffer(b"".join(blobs), dtype=np.uint8) - np.uint8(48)  # below "0" wraps to >= 208
+    errors: dict[int, str] = {}
+    invalid = codes >= 64
     if invalid.any():
-        raise DatasetFormatError(source, f"invalid character in RLE counts at position {int(np.argmax(invalid))}")
-    if codes.size == 0:
-        return np.zeros(0, dtype=np.int64)
+        where = np.flatnonzero(invalid)
+        owners, first = np.unique(owner_of(where), return_index=True)
+        for s, position in zip(owners.tolist(), where[first].tolist()):
+            errors[s] = f"invalid character in RLE counts at position {position - first_byte[s]}"
+        codes = np.where(invalid, np.uint8(0), codes)  # parse on, so the other strings are still checked
     more = (codes & 0x20) != 0
-    if more[-1]:  # the last run announces a chunk that never comes
-        raise DatasetFormatError(source, f"invalid character in RLE counts at position {codes.size}")
+    last = (first_byte + lengths - 1)[lengths > 0]
+    for s in owner_of(last[more[last]]).tolist():  # the last run announces a chunk that never comes
+        errors.setdefault(s, f"invalid character in RLE counts at position {lengths[s]}")
+    more[last] = False  # no run continues into the next string
     ends = np.flatnonzero(~more)  # last chunk of each run
+    runs_per_string = np.diff(np.searchsorted(ends, np.concatenate([first_byte, [codes.size]])))
+    owner = np.repeat(np.arange(count), runs_per_string)
+    if ends.size == 0:
+        return np.zeros(0, dtype=np.int64), owner, errors
     starts = np.concatenate([[0], ends[:-1] + 1])
     chunks = ends - starts + 1
-    if chunks.max() > 12:  # 5-bit chunks past 60 bits would overflow int64; no mask has such a run
-        raise DatasetFormatError(source, "RLE counts hold a run longer than 12 chunks")
-    within = np.arange(codes.size) - np.repeat(starts, chunks)  # chunk position inside its run
-    values = np.add.reduceat((codes & 0x1F) << (5 * within), starts)
-    negative = (codes[ends] & 0x10) != 0
+    if chunks.max() > 12:  # 5-bit chunks past 60 bits overflow int64; no mask has such a run
+        for s in np.unique(owner[chunks > 12]).tolist():
+            errors.setdefault(s, "RLE counts hold a run longer than 12 chunks")
+        chunks = np.minimum(chunks, 12)
+    low = codes & np.uint8(0x1F)
+    values = low[starts].astype(np.int64)
+    longer = np.flatnonzero(chunks > 1)
+    for k in range(1, int(chunks.max())):  # few runs need more than one or two chunks
+        values[longer] |= low[starts[longer] + k].astype(np.int64) << (5 * k)
+        longer = longer[chunks[longer] > k + 1]
+    negative = np.flatnonzero(codes[ends] & np.uint8(0x10))
     values[negative] |= np.left_shift(np.int64(-1), 5 * chunks[negative])
-    runs = values.copy()
-    runs[1::2] = np.cumsum(values[1::2])  # run i += run i-2 from i = 3: running sums per parity
-    runs[2::2] = np.cumsum(values[2::2])
+    # Run i += run i-2 from i = 3: running sums over runs 1, 3, 5... and 2, 4, 6... of each string, taken as one
+    # cumulative sum per parity minus its value just before the string's first run (int64 wraps on overflow, the
+    # differences stay exact modulo 2**64: a garbage string yields a garbage, rejected, total and never an error).
+    first_run = np.cumsum(runs_per_string) - runs_per_string
+    position = np.arange(ends.size) - np.repeat(first_run, runs_per_string)
+    odd = (position & 1).astype(bool)
+    even = ~odd & (position > 0)
+    summed = []
+    for chain in (odd, even):
+        total = np.cumsum(np.where(chain, values, 0))
+        before = np.concatenate([[0], total])[first_run]  # the chain's sum before each string
+        summed.append(total - np.repeat(before, runs_per_string))
+    return np.where(odd, summed[0], np.where(even, summed[1], values)), owner, errors
+
+
+def _compressed_runs(counts: str | bytes, source: str) -> np.ndarray:
+    """Run lengths of one compressed COCO RLE string, as int64.
+
+    pycocotools decodes a string whose runs do not sum to ``h*w`` into uninitialised memory instead of failing,
+    so the runs are parsed here to check them first (see :func:`_parse_compressed`).
+
+    Raises:
+        DatasetFormatError: the string holds an invalid character or an unfinished or overlong run.
+    """
+    try:
+        blob = _counts_bytes(counts)
+    except ValueError as err:
+        raise DatasetFormatError(source, str(err)) from err
+    runs, _, errors = _parse_compressed([blob])
+    if errors:
+        raise DatasetFormatError(source, errors[0])
     return runs
+
+
+def compressed_run_totals(counts: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
+    """Sum and smallest run length of each compressed RLE ``counts`` string, all parsed in one pass.
+
+    A string is a valid ``h`` x ``w`` mask exactly when it parses, its smallest run is not negative and its sum is
+    ``h * w``: what the ``open`` check asks of every RLE before pycocotools may decode it.
+
+    Args:
+        counts: the ``counts`` values (``str`` or ``bytes``; anything else is reported in the errors).
+
+    Returns:
+        ``(totals, minimums, errors)``: int64 arrays with one entry per string (0 for a string without runs) and,
+        by index, why a string does not parse (its entries are then meaningless).
+    """
+    blobs: list[bytes] = []
+    errors: dict[int, str] = {}
+    for i, value in enumerate(counts):
+        try:
+            blobs.append(_counts_bytes(value))
+        except ValueError as err:
+            errors[i] = str(err)
+            blobs.append(b"")
+    runs, owner, parse_errors = _parse_compressed(blobs)
+    for i, why in parse_errors.items():
+        errors.setdefault(i, why)
+    totals = np.zeros(len(blobs), dtype=np.int64)
+    minimums = np.zeros(len(blobs), dtype=np.int64)
+    if runs.size:
+        heads = np.flatnonzero(np.concatenate([[True], owner[1:] != owner[:-1]]))
+        totals[owner[heads]] = np.add.reduceat(runs, heads)
+        minimums[owner[heads]] = np.minimum.reduceat(runs, heads)
+    return totals, minimums, errors
 
 
 def read_frames(paths: Sequence[str | Path]) -> Tensor:

@@ -28,7 +28,7 @@ from omni_r1.data.integrity import (
     check_requirements,
     found,
     image_size,
-    rle_problem,
+    rle_problems,
     valid_indices,
 )
 from omni_r1.data.layout import DatasetFormatError, require_paths
@@ -144,7 +144,7 @@ class ReVOSDataset(Dataset[VideoSample]):
         skip_invalid: drop the prompts that need a missing or unreadable file (and log how many) instead of stopping.
         check_level: how thoroughly files are checked on construction (``"exists"``, ``"open"``, ``"decode"``; see
             :mod:`omni_r1.data.integrity`), or ``None`` to skip the check (the checker then calls :meth:`check`).
-            Mask lists always need one entry per frame; RLE sizes are checked from ``"open"`` on.
+            Mask lists always need one entry per frame; RLE sizes and run lengths are checked from ``"open"`` on.
 
     Raises:
         DatasetLayoutError: a video folder or frame file is missing (all of them are listed).
@@ -290,8 +290,7 @@ class ReVOSDataset(Dataset[VideoSample]):
                 entries += sum(rle is not None for rle in rles)
                 if size is None:
                     continue
-                for t, rle in enumerate(rles):
-                    detail = rle_problem(rle, *size, level)
+                for t, detail in enumerate(rle_problems(rles, *size, level)):  # one vectorised pass per object
                     if detail:
                         problems.append(Problem("invalid", f"{where}[{t}]", detail))
                         broken.add(anno)
@@ -379,7 +378,7 @@ class ReVOSDataModule(L.LightningDataModule):
             2,600 VOS training items in videos); evaluation always iterates every expression.
         skip_invalid: skip prompts whose frames or masks are missing or unreadable (logging how many) instead of
             stopping.
-        check_level: file check run in ``setup()``: ``"exists"``, ``"open"`` (headers, end markers, RLE sizes) or
+        check_level: file check run in ``setup()``: ``"exists"``, ``"open"`` (headers, end markers, RLEs) or
             ``"decode"`` (full decode; slow on the full dataset). The checker CLI runs the same checks.
     """
 
