@@ -66,7 +66,7 @@ def avs_sample() -> VideoSample:
 @pytest.fixture(scope="session")
 def tiny_sam2():
     """Random-weight SAM2.1 hiera-t video predictor at 128 px (shared: tests must not change its settings)."""
-    from omni_r1.models.tiny import build_tiny_sam2_video_predictor
+    from omni_r1.detail.sam2_tiny import build_tiny_sam2_video_predictor
 
     return build_tiny_sam2_video_predictor(image_size=128)
 
