@@ -24,12 +24,12 @@ TINY = "model.init_args.policy.init_args.model_name_or_path=tiny://qwen2.5-omni"
 NUM_FRAMES, FPS, HEIGHT, WIDTH = 10, 5.0, 48, 64  # 2 s of video: frame t is shown at t / 5 s
 
 
-def write_clip(path: Path, *, audio: bool = True) -> Path:
+def write_clip(path: Path, *, audio: bool = True, num_frames: int = NUM_FRAMES) -> Path:
     """A red square moving right over grey, with a 440 Hz tone (16 kHz mono) when ``audio``."""
     from torchcodec.encoders import Encoder
 
-    frames = torch.full((NUM_FRAMES, 3, HEIGHT, WIDTH), 200, dtype=torch.uint8)
-    for t in range(NUM_FRAMES):
+    frames = torch.full((num_frames, 3, HEIGHT, WIDTH), 200, dtype=torch.uint8)
+    for t in range(num_frames):
         frames[t, :, 10:26, 4 * t : 4 * t + 16] = torch.tensor([200, 30, 30], dtype=torch.uint8)[:, None, None]
     encoder = Encoder()
     video = encoder.add_video(height=HEIGHT, width=WIDTH, frame_rate=FPS)
@@ -132,3 +132,61 @@ def test_write_mp4_pads_odd_sizes_and_keeps_every_frame(tmp_path: Path) -> None:
     frames = torch.randint(0, 256, (7, 3, 33, 47), dtype=torch.uint8)
     write_mp4(tmp_path / "odd.mp4", frames, frame_rate=3.0)
     assert decoded_frame_count(tmp_path / "odd.mp4") == 7
+
+
+# ------------------------------------------------------------------------------------------- the --output folder
+def predict_args(video: Path, out: Path, *extra: str) -> list[str]:
+    args = ["--video", str(video), "--query", "the red square", "--config", str(CONFIGS / "demo_grpo.yaml")]
+    return [*args, "--set", TINY, "--output", str(out), "--max-new-tokens", "8", "--device", "cpu", *extra]
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` with its bytes."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_foreign_output_folder_is_refused_and_left_as_it_was(
+    clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    (out / "masks").mkdir(parents=True)
+    (out / "masks" / "00000.png").write_bytes(b"a mask predict did not write")
+    (out / "notes.txt").write_text("keep me")
+    before = snapshot(out)
+    for extra in ((), ("--overwrite",)):  # --overwrite never extends to a folder predict did not write
+        assert main(predict_args(clip, out, *extra)) == 2
+        assert f"--output {out} is not empty and was not written by omni_r1.predict" in capsys.readouterr().err
+        assert snapshot(out) == before
+    (tmp_path / "a_file").write_text("x")
+    assert main(predict_args(clip, tmp_path / "a_file")) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+
+
+def test_overwrite_replaces_only_the_files_a_previous_predict_wrote(
+    clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()  # an empty folder is as good as a new one
+    assert main(predict_args(clip, out)) == 0
+    marker = json.loads((out / ".omni_r1-predict").read_text())
+    assert marker["files"] == [f"masks/{t:05d}.png" for t in range(NUM_FRAMES)] + ["answer.json", "overlay.mp4"]
+    (out / "masks" / "notes.txt").write_text("mine")
+    (out / "mine.txt").write_text("mine too")
+    short = write_clip(tmp_path / "short.mp4", num_frames=6)
+    capsys.readouterr()
+    assert main(predict_args(short, out)) == 2
+    assert f"--output {out} holds a previous prediction: pass --overwrite" in capsys.readouterr().err
+    assert main(predict_args(short, out, "--overwrite")) == 0
+    names = sorted(p.name for p in (out / "masks").iterdir())
+    assert names == [f"{t:05d}.png" for t in range(6)] + ["notes.txt"]  # the longer video's masks are gone
+    assert (out / "masks" / "notes.txt").read_text() == "mine" and (out / "mine.txt").read_text() == "mine too"
+    assert json.loads((out / "answer.json").read_text())["num_frames"] == 6
+    assert len(json.loads((out / ".omni_r1-predict").read_text())["files"]) == 6 + 2
+    (out / "masks" / "00007.png").write_bytes(b"not listed in the marker")  # where the 10-frame run would write
+    before = snapshot(out)
+    capsys.readouterr()
+    assert main(predict_args(clip, out, "--overwrite")) == 2
+    assert f"{out / 'masks' / '00007.png'} is in the way and was not written by omni_r1.predict" in (
+        capsys.readouterr().err
+    )
+    assert snapshot(out) == before

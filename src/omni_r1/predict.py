@@ -13,6 +13,11 @@ answer and tracks the boxes over every decoded frame. Written under ``--output``
   description and boxes ``(x1, y1, x2, y2)`` in pixels;
 - ``overlay.mp4``: the frames with the mask tinted in and the boxes drawn on their keyframes, at the source rate.
 
+``--output`` must be a new or empty folder, or one a previous predict wrote (its ``.omni_r1-predict`` marker lists
+the files it wrote) together with ``--overwrite``, which replaces exactly those files; anything else in the folder
+stays. Any other non-empty folder is refused with exit status 2 before a model is built: predict never deletes or
+replaces a file it did not write (:mod:`omni_r1.predict_output`).
+
 The whole video is held in memory as uint8 frames (a minute of 720p at 30 fps is ~5 GB): meant for clips.
 """
 
@@ -20,7 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +48,7 @@ from omni_r1.systems import (
     config_arguments,
     write_masks,
 )
+from omni_r1.predict_output import OutputFolderError, check_targets, claim_output, output_files, replace_outputs
 
 SAMPLE_RATE = 16000
 S1_FPS = 2.0
@@ -199,7 +205,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--video", required=True, help="video file (mp4 or anything FFmpeg reads)")
     parser.add_argument("--audio", default=None, help="audio file to use instead of the video's own track")
     parser.add_argument("--query", required=True, help="the referring or reasoning query")
-    parser.add_argument("--output", required=True, help="folder for masks/, answer.json and overlay.mp4")
+    parser.add_argument(
+        "--output",
+        required=True,
+        help="folder for masks/, answer.json and overlay.mp4: new, empty, or a previous predict's (with --overwrite)",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the files a previous predict wrote in --output (listed in its .omni_r1-predict marker); "
+        "files it did not write are never touched, and a non-empty folder without the marker is always refused",
+    )
     parser.add_argument("--task", default="vos", choices=TASKS, help="vos (2-fps clip) or avs (first frame + audio)")
     add_system_arguments(parser)
     return parser
@@ -210,7 +226,15 @@ def main(args: list[str] | None = None) -> int:
     options = build_parser().parse_args(args)
     if options.max_new_tokens is not None and options.max_new_tokens < 1:
         raise ValueError(f"--max-new-tokens must be >= 1, got {options.max_new_tokens}")
-    video = load_video(options.video, options.query, audio=options.audio, task=options.task)
+    output = Path(options.output)
+    try:
+        previous = claim_output(output, options.overwrite)
+        video = load_video(options.video, options.query, audio=options.audio, task=options.task)
+        outputs = output_files(video.sample.frame_names)
+        check_targets(output, outputs, previous)
+    except OutputFolderError as err:
+        print(f"python -m omni_r1.predict: error: {err}", file=sys.stderr)
+        return 2
     systems = build_systems(
         resolved_config(config_arguments(options.config, options.set)),
         ckpt=options.ckpt,
@@ -221,9 +245,7 @@ def main(args: list[str] | None = None) -> int:
     with torch.no_grad():
         completion = answer(systems.policy, [video.sample], options.max_new_tokens or systems.max_new_tokens)[0]
         prediction = collaborate(systems.detail, video.sample, completion)
-    output = Path(options.output)
-    if (output / "masks").is_dir():
-        shutil.rmtree(output / "masks")  # a previous, longer video's masks must not stay behind
+    replace_outputs(output, previous, outputs)  # a previous, longer video's masks must not stay behind
     write_masks(output / "masks", video.sample.frame_names, prediction.masks)
     record = answer_record(video, prediction, Path(options.video))
     (output / "answer.json").write_text(json.dumps(record, indent=2) + "\n")
