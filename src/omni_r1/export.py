@@ -28,8 +28,8 @@ from typing import Any
 from lightning.pytorch import LightningModule
 
 from omni_r1.checkpoint import load_checkpoint
+from omni_r1.config import init_args, instantiate_model, resolved_config
 from omni_r1.models.loading import load_thinker
-from omni_r1.plan.config import init_args, instantiate_model, resolved_config
 
 
 def export_policy(module: LightningModule, out: str | Path, *, merge: bool = False, dtype: str | None = None) -> str:

@@ -156,7 +156,7 @@ def resolve_point(base_args: list[str], point: Point, run_dir: str) -> str:
     Raises:
         ValueError: the fit CLI rejected the point's overrides; the message holds its error output.
     """
-    from omni_r1.plan.config import dump_config
+    from omni_r1.config import dump_config
 
     stderr = io.StringIO()
     try:

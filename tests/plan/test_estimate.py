@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from omni_r1.config import resolved_config
 from omni_r1.plan.__main__ import main
 from omni_r1.plan.activations import (
     PromptShape,
@@ -14,7 +15,6 @@ from omni_r1.plan.activations import (
     layer_bytes_per_token,
     training_activation_bytes,
 )
-from omni_r1.plan.config import resolved_config
 from omni_r1.plan.estimate import GiB, estimate
 from omni_r1.plan.report import parse_size
 from omni_r1.plan.sam2 import SAM2_BUFFER_BYTES, SAM2_PARAMS, sam2_size

@@ -8,9 +8,9 @@ import pytest
 import torch
 from torch import nn
 
+from omni_r1.config import instantiate_model, resolved_config
 from omni_r1.models.loading import LoraConfig, QuantizationConfig, load_thinker
 from omni_r1.plan.architecture import KNOWN_THINKERS, meta_thinker, thinker_config
-from omni_r1.plan.config import instantiate_model, resolved_config
 from omni_r1.plan.estimate import estimate
 from omni_r1.plan.settings import run_settings
 from omni_r1.plan.weights import nf4_bytes, weight_bytes

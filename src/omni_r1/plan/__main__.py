@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from omni_r1.plan.config import resolved_config
+from omni_r1.config import resolved_config
 from omni_r1.plan.estimate import estimate
 from omni_r1.plan.report import parse_size, render
 from omni_r1.plan.sam2 import SAM2_PARAMS

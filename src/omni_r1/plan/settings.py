@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
+from omni_r1.config import init_args, section, short_class
 from omni_r1.models.loading import LoraConfig, QuantizationConfig
 from omni_r1.plan.activations import PromptShape
-from omni_r1.plan.config import init_args, section, short_class
 from omni_r1.plan.sam2 import Sam2Settings, sam2_size
 
 REFAVS_AUDIO_SECONDS = 10.0
@@ -220,7 +220,7 @@ def run_settings(
     sam2: str | None = None,
     model_name_or_path: str | None = None,
 ) -> RunSettings:
-    """Read :class:`RunSettings` from a resolved config (``omni_r1.plan.config.resolved_config``).
+    """Read :class:`RunSettings` from a resolved config (``omni_r1.config.resolved_config``).
 
     Keyword arguments override what the config leaves open: ``frames`` / ``audio_seconds`` the prompt,
     ``completion_tokens`` the answer length (SFT answers have no configured maximum: 256 by default),

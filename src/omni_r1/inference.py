@@ -21,12 +21,12 @@ from jsonargparse import ArgumentParser
 from PIL import Image
 from torch import Tensor
 
+from omni_r1.checkpoint import load_checkpoint
+from omni_r1.config import init_args, instantiate_model, section
 from omni_r1.data.types import VideoSample
 from omni_r1.detail.collaboration import DetailSystem
 from omni_r1.detail.grounders import ReferenceGrounder
-from omni_r1.checkpoint import load_checkpoint
 from omni_r1.models.global_system import GlobalSystem
-from omni_r1.plan.config import init_args, instantiate_model, section
 
 GROUNDER_WEIGHTS = ("policy", "reference")
 DEFAULT_MAX_NEW_TOKENS = 1024  # for modules without their own (SFT); the paper allows 800-2048 completion tokens
@@ -130,7 +130,7 @@ def build_systems(
     grounder needs the initial weights.
 
     Args:
-        config: a resolved fit config (:func:`omni_r1.plan.config.resolved_config`); its ``model`` section is built.
+        config: a resolved fit config (:func:`omni_r1.config.resolved_config`); its ``model`` section is built.
         ckpt: Lightning checkpoint whose ``state_dict`` replaces the config's weights.
         detail_config: YAML of a ``DetailSystem`` node; required when the config has none (SFT).
         grounder_weights: a ``ReferenceGrounder`` grounds with the ``policy`` weights (the paper's † evaluation:

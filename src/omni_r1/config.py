@@ -14,11 +14,19 @@ from typing import Any
 from lightning.pytorch import LightningDataModule, LightningModule
 from lightning.pytorch.cli import LightningArgumentParser
 
-from omni_r1.fit import OmniR1CLI
+from omni_r1.cli import OmniR1CLI
+from omni_r1.config_files import check_config_files
+from omni_r1.validation import without_path_checks
 
 
 class ParseOnlyCLI(OmniR1CLI):
-    """The ``omni_r1.fit`` CLI that stops after parsing: ``self.config`` holds the resolved namespace."""
+    """The training CLI that stops after parsing: ``self.config`` holds the resolved namespace."""
+
+    def before_instantiate_classes(self) -> None:
+        """Values are checked, paths are not: a reader may look at a config whose inputs do not exist yet (a sweep's
+        dry run before the warm start is exported, the planner with its own ``--model``)."""
+        with without_path_checks():
+            super().before_instantiate_classes()
 
     def instantiate_classes(self) -> None:
         """Build nothing: the callers only read the resolved configuration."""
@@ -28,8 +36,11 @@ def parse_cli(args: list[str]) -> ParseOnlyCLI:
     """Parse fit-CLI ``args`` (``--config``, ``--key value``...) into a validated, resolved configuration.
 
     Raises:
-        SystemExit: the CLI's own error (unknown key, wrong type, missing file), printed to stderr.
+        SystemExit: the CLI's own error (unknown key, wrong type), printed to stderr.
+        ConfigError: a value that is not allowed (paths are not checked here, see :class:`ParseOnlyCLI`).
+        ConfigFileError: a config file that is missing or not valid YAML.
     """
+    check_config_files(args)
     with warnings.catch_warnings():
         # Parsing from a list while the planner's own flags sit in sys.argv is intended here.
         warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")

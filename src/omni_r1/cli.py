@@ -1,0 +1,37 @@
+"""The kit's LightningCLI: ``--ckpt_path``, value checks before anything is built, atomic checkpoint IO.
+
+Shared by ``python -m omni_r1.fit`` (which builds and fits) and :mod:`omni_r1.config` (which only parses, for the
+planner, the exporter, ``evaluate`` and ``predict``), so every command reads a config exactly as training does.
+"""
+
+from __future__ import annotations
+
+from lightning.pytorch import Trainer
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+
+from omni_r1.checkpoint import CheckpointError, check_local_checkpoint, use_safe_checkpoint_io
+from omni_r1.validation import ConfigError, validate_tree
+
+
+class OmniR1CLI(LightningCLI):
+    """LightningCLI with ``--ckpt_path`` for resuming (``run=False`` has no subcommands to carry it), value checks
+    before instantiation and the kit's atomic checkpoint IO."""
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.add_argument("--ckpt_path", type=str | None, default=None, help="checkpoint to resume from")
+
+    def before_instantiate_classes(self) -> None:
+        """Check every value of the parsed config, so that a bad one stops the run before any weight loads."""
+        config = self.config
+        ckpt_path = config.get("ckpt_path")
+        if ckpt_path is not None:
+            try:
+                check_local_checkpoint(ckpt_path)
+            except CheckpointError as error:
+                raise ConfigError("ckpt_path", ckpt_path, error.problem) from None
+        validate_tree({key: config.get(key) for key in ("model", "data", "trainer")})
+
+    def instantiate_trainer(self, **kwargs) -> Trainer:
+        trainer = super().instantiate_trainer(**kwargs)
+        use_safe_checkpoint_io(trainer)
+        return trainer
