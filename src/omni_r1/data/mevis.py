@@ -15,7 +15,8 @@ from typing import Any
 from omni_r1.data.datamodule import SplitDataModule
 from omni_r1.data.integrity import CheckLevel
 from omni_r1.data.layout import require_paths
-from omni_r1.data.revos import ReVOSDataset, _load_json, check_meta_videos, load_mask_dict
+from omni_r1.data.revos import ReVOSDataset
+from omni_r1.data.vos_meta import check_meta_videos, read_json, read_mask_dict
 
 SPLITS = ("train", "valid_u", "valid")
 UNANNOTATED = ("valid",)
@@ -83,10 +84,10 @@ class MeViSDataset(ReVOSDataset):
         annotated = self.split not in UNANNOTATED
         files = [self._meta_path()] + ([self._mask_path()] if annotated and mask_dict is None else [])
         require_paths(self.name, self.dataset_root, [self.root, *files], LAYOUT)
-        videos = check_meta_videos(self._meta_path(), _load_json(self._meta_path()), require_annos=annotated)
+        videos = check_meta_videos(self._meta_path(), read_json(self._meta_path()), require_annos=annotated)
         if not annotated:
             return videos, {}
-        return videos, load_mask_dict(self.root, dataset=self.name, layout=LAYOUT) if mask_dict is None else mask_dict
+        return videos, read_mask_dict(self.root, dataset=self.name, layout=LAYOUT) if mask_dict is None else mask_dict
 
 
 class MeViSDataModule(SplitDataModule):

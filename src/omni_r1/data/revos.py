@@ -8,7 +8,6 @@ and ``s1_indices`` is ``arange(n)``: rewards are computed on the clip the policy
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ from omni_r1.data.layout import DatasetFormatError, require_paths
 from omni_r1.data.sampling import sample_s1_indices
 from omni_r1.data.synthetic import ensure_synthetic
 from omni_r1.data.types import VideoSample
+from omni_r1.data.vos_meta import check_meta_videos, read_json, read_mask_dict
 
 SPLITS = ("train", "valid")
 LAYOUT = """\
@@ -46,46 +46,6 @@ LAYOUT = """\
 └── mask_dict_foreground.json              {<video>: {"masks_rle": [..], "foreground_ratio": [..]}}"""
 
 
-def _load_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise DatasetFormatError(path, f"not valid JSON ({err})") from err
-
-
-def check_meta_videos(path: Path, content: Any, *, require_annos: bool = True) -> dict[str, dict[str, Any]]:
-    """The ``videos`` mapping of a meta-expressions file, with its schema checked.
-
-    Args:
-        path: the file (for messages).
-        content: its parsed JSON.
-        require_annos: every expression must carry ``anno_id`` (MeViS ``valid`` withholds it).
-
-    Raises:
-        DatasetFormatError: a required key is missing or has the wrong type.
-    """
-    videos = content.get("videos") if isinstance(content, dict) else None
-    if not isinstance(videos, dict):
-        raise DatasetFormatError(path, 'expected a top-level object {"videos": {<video>: {...}}}')
-    for vid, info in videos.items():
-        if not isinstance(info, dict) or not isinstance(info.get("frames"), list) or not info["frames"]:
-            raise DatasetFormatError(f"{path}[{vid}]", "expected a non-empty 'frames' list of frame names")
-        if not isinstance(info.get("expressions"), dict):
-            raise DatasetFormatError(f"{path}[{vid}]", "expected an 'expressions' object")
-        for exp_id, exp in info["expressions"].items():
-            annos = exp.get("anno_id", None if require_annos else []) if isinstance(exp, dict) else None
-            if (
-                not isinstance(exp, dict)
-                or not isinstance(exp.get("exp"), str)
-                or not isinstance(annos, list)
-                or not all(isinstance(a, int) for a in annos)
-            ):
-                raise DatasetFormatError(
-                    f"{path}[{vid}][{exp_id}]", "expected keys 'exp' (str) and 'anno_id' (list of int)"
-                )
-    return videos
-
-
 def load_meta(root: str | Path, split: str) -> dict[str, dict[str, Any]]:
     """The ``videos`` mapping of ``meta_expressions_<split>_.json``, with its schema checked.
 
@@ -95,19 +55,15 @@ def load_meta(root: str | Path, split: str) -> dict[str, dict[str, Any]]:
     """
     path = Path(root) / f"meta_expressions_{split}_.json"
     require_paths("ReVOS", root, [path], LAYOUT)
-    return check_meta_videos(path, _load_json(path))
+    return check_meta_videos(path, read_json(path))
 
 
 def load_mask_dict(
     root: str | Path, *, dataset: str = "ReVOS", layout: str = LAYOUT
 ) -> dict[str, list[dict[str, Any] | None]]:
-    """``mask_dict.json``: per annotation id, one COCO RLE (or null) per frame."""
-    path = Path(root) / "mask_dict.json"
-    require_paths(dataset, root, [path], layout)
-    masks = _load_json(path)
-    if not isinstance(masks, dict):
-        raise DatasetFormatError(path, 'expected an object {"<anno_id>": [RLE or null per frame]}')
-    return masks
+    """``mask_dict.json``: per annotation id, one COCO RLE (or null) per frame (ReVOS's defaults of
+    :func:`~omni_r1.data.vos_meta.read_mask_dict`)."""
+    return read_mask_dict(root, dataset=dataset, layout=layout)
 
 
 def _index_files(root: Path, split: str) -> list[Path]:
