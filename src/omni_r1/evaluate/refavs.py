@@ -14,6 +14,7 @@ predictions out never raises a score. The official loop has no notion of a missi
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -68,13 +69,17 @@ def _probabilities(folder: Path, frame_size: tuple[int, int], fill: float) -> tu
     )
 
 
-def score_refavs(root: str | Path, split: str, predictions: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def score_refavs(
+    root: str | Path, split: str, predictions: str | Path, exclude: Collection[tuple[str, str]] = ()
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Score ``predictions`` against the csv rows of RefAVS ``split``.
 
     Args:
         root: RefAVS root in the official layout.
         split: csv split (``test_s`` seen, ``test_u`` unseen, ``test_n`` null, or ``val``).
         predictions: folder holding ``<video>/<uid>/<i>.png``.
+        exclude: ``(video folder, uid)`` of rows left out (their ground truth is broken); the official batches are
+            then formed over the remaining rows.
 
     Returns:
         The summary (``{"J", "F", "JF"}`` in percent, or ``{"S"}`` as a fraction for the null split) and one row
@@ -82,7 +87,7 @@ def score_refavs(root: str | Path, split: str, predictions: str | Path) -> tuple
         ground truth is empty, or ``S``; and ``missing``).
     """
     root, predictions = Path(root), Path(predictions)
-    rows = refavs.read_metadata(root, split)
+    rows = [r for r in refavs.read_metadata(root, split) if (refavs.video_folder(root, r), r["uid"]) not in exclude]
     null = split == NULL_SPLIT
     batch_j: list[Tensor] = []
     batch_f: list[float] = []

@@ -16,6 +16,7 @@ import argparse
 import csv
 import json
 import math
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ def score_predictions(
     *,
     robustness: str = "official",
     workers: int = 1,
+    exclude: Collection[tuple[str, str]] = (),
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Score a prediction folder; returns the summary and the per-expression (or per-row) table.
 
@@ -45,15 +47,17 @@ def score_predictions(
         predictions: prediction folder in the benchmark's official layout.
         robustness: ReVOS robustness mode, ``"official"`` or ``"corrected"`` (ignored by the others).
         workers: processes scoring videos in parallel (ReVOS, MeViS; RefAVS scores in one process).
+        exclude: ``(video, exp_id)`` (RefAVS: ``(video folder, uid)``) of prompts left out of the table and the
+            means, neither scored nor counted missing: ``evaluate run`` passes those whose ground truth is broken.
     """
     if not Path(predictions).is_dir():
         raise FileNotFoundError(f"prediction folder not found: {predictions}")
     if benchmark == "revos":
-        return score_revos(root, split, predictions, robustness, workers)
+        return score_revos(root, split, predictions, robustness, workers, exclude)
     if benchmark == "mevis":
-        return score_mevis(root, split, predictions, workers)
+        return score_mevis(root, split, predictions, workers, exclude)
     if benchmark == "refavs":
-        return score_refavs(root, split, predictions)
+        return score_refavs(root, split, predictions, exclude)
     raise ValueError(f"benchmark must be one of {BENCHMARKS}, got {benchmark!r}")
 
 

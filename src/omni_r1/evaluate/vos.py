@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import pickle
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,7 +144,12 @@ class _Foreground:
 
 
 def score_revos(
-    root: str | Path, split: str, predictions: str | Path, robustness: str = "official", workers: int = 1
+    root: str | Path,
+    split: str,
+    predictions: str | Path,
+    robustness: str = "official",
+    workers: int = 1,
+    exclude: Collection[tuple[str, str]] = (),
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Score ``predictions`` against ReVOS ``split``.
 
@@ -154,6 +159,8 @@ def score_revos(
         predictions: folder holding ``<video>/<exp_id>/<frame>.png``.
         robustness: ``"official"`` (×255, as published) or ``"corrected"``.
         workers: processes scoring videos in parallel (1: this process).
+        exclude: ``(video, exp_id)`` of expressions left out of the table and the means (their ground truth is
+            broken: they are neither scored nor counted missing).
 
     Returns:
         The summary ``{"referring" | "reason" | "overall": {"J", "F", "JF", "R"}}`` in percent, and one row per
@@ -162,7 +169,7 @@ def score_revos(
     if split not in revos.SPLITS:
         raise ValueError(f"ReVOS split must be one of {revos.SPLITS}, got {split!r}")
     root, predictions = Path(root), Path(predictions)
-    items = list(_expressions(revos.load_meta(root, split)))
+    items = [i for i in _expressions(revos.load_meta(root, split)) if (i.video, i.exp_id) not in exclude]
     shared = {
         "root": root,
         "predictions": predictions,
@@ -216,7 +223,7 @@ def _score_revos_video(
 
 
 def score_mevis(
-    root: str | Path, split: str, predictions: str | Path, workers: int = 1
+    root: str | Path, split: str, predictions: str | Path, workers: int = 1, exclude: Collection[tuple[str, str]] = ()
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Score ``predictions`` against MeViS ``split`` (``valid_u``; ``valid`` withholds its masks).
 
@@ -225,6 +232,7 @@ def score_mevis(
         split: an annotated split.
         predictions: folder holding ``<video>/<exp_id>/<frame>.png``.
         workers: processes scoring videos in parallel (1: this process).
+        exclude: ``(video, exp_id)`` of expressions left out of the table and the means (see :func:`score_revos`).
 
     Returns:
         The summary ``{"J", "F", "JF"}`` in percent and one row per expression (``video, exp_id, exp, J, F, JF,
@@ -240,7 +248,8 @@ def score_mevis(
     split_root = root / split
     meta_path = split_root / "meta_expressions.json"
     require_paths("MeViS", root, [split_root, meta_path], mevis.LAYOUT)
-    items = list(_expressions(revos.check_meta_videos(meta_path, _read_json(meta_path))))
+    videos = revos.check_meta_videos(meta_path, _read_json(meta_path))
+    items = [i for i in _expressions(videos) if (i.video, i.exp_id) not in exclude]
     shared = {
         "mask_path": split_root / "mask_dict.json",
         "predictions": predictions,
