@@ -38,8 +38,8 @@ from omni_r1.data.layout import DatasetFormatError
 from omni_r1.data.sampling import sample_s1_indices
 from omni_r1.data.types import VideoSample
 from omni_r1.data.video import grid_times
-from omni_r1.plan.config import resolved_config
-from omni_r1.systems import (
+from omni_r1.config import resolved_config
+from omni_r1.inference import (
     Prediction,
     add_system_arguments,
     answer,
@@ -198,13 +198,20 @@ def answer_record(video: UserVideo, prediction: Prediction, source: Path) -> dic
     }
 
 
+def non_empty_query(text: str) -> str:
+    """``--query`` as given, refused when blank: an empty instruction would still run both systems on the video."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty (the referring or reasoning query)")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m omni_r1.predict", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--video", required=True, help="video file (mp4 or anything FFmpeg reads)")
     parser.add_argument("--audio", default=None, help="audio file to use instead of the video's own track")
-    parser.add_argument("--query", required=True, help="the referring or reasoning query")
+    parser.add_argument("--query", required=True, type=non_empty_query, help="the referring or reasoning query")
     parser.add_argument(
         "--output",
         required=True,

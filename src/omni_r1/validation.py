@@ -14,8 +14,28 @@ import dataclasses
 import importlib
 import inspect
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
+
+# Whether checks of files and folders named by a config run: off for readers of configs that only look at them.
+_CHECK_PATHS: ContextVar[bool] = ContextVar("omni_r1_check_paths", default=True)
+
+
+def paths_checked() -> bool:
+    """Whether validators check that the files and folders a config names exist (see :func:`without_path_checks`)."""
+    return _CHECK_PATHS.get()
+
+
+@contextmanager
+def without_path_checks():
+    """Validate values but not the existence of paths (a config read before its inputs exist, e.g. a dry run)."""
+    token = _CHECK_PATHS.set(False)
+    try:
+        yield
+    finally:
+        _CHECK_PATHS.reset(token)
 
 
 class ConfigError(ValueError):
@@ -61,6 +81,7 @@ def require_number(
     minimum: float | None = None,
     maximum: float | None = None,
     exclusive_minimum: bool = False,
+    exclusive_maximum: bool = False,
     optional: bool = False,
     note: str = "",
 ) -> None:
@@ -71,12 +92,12 @@ def require_number(
     if ok and minimum is not None:
         ok = value > minimum if exclusive_minimum else value >= minimum
     if ok and maximum is not None:
-        ok = value <= maximum
+        ok = value < maximum if exclusive_maximum else value <= maximum
     parts = []
     if minimum is not None:
         parts.append(f"{'>' if exclusive_minimum else '>='} {minimum}")
     if maximum is not None:
-        parts.append(f"<= {maximum}")
+        parts.append(f"{'<' if exclusive_maximum else '<='} {maximum}")
     allowed = "must be a number" + (" " + " and ".join(parts) if parts else "") + (" or null" if optional else "")
     require(ok, key, value, allowed + (f" ({note})" if note else ""))
 
@@ -99,7 +120,7 @@ def require_file(key: str, value: Any, *, optional: bool = False, note: str = ""
     """``value`` names an existing file (relative paths from the working directory); ``None`` passes when
     ``optional``. Checked before loading so that a typo stops the run before anything else loads."""
     require_str(key, value, optional=optional, note=note)
-    if value is None:
+    if value is None or not paths_checked():
         return
     path = Path(value).expanduser()
     where = f"{path.resolve()} does not exist" if not path.exists() else f"{path.resolve()} is not a file"
@@ -121,7 +142,10 @@ def require_device(key: str, value: Any, *, optional: bool = True) -> None:
 
 def init_arguments(local_vars: Mapping[str, Any]) -> dict[str, Any]:
     """A constructor's arguments from ``locals()`` taken on its first line (``self`` and ``__class__`` dropped):
-    ``self.validate_init_args(init_arguments(locals()))`` checks them without listing each one again."""
+    ``Class.validate_init_args(init_arguments(locals()))`` checks them without listing each one again.
+
+    Name the class rather than ``self``: a subclass's validator expects the subclass's own arguments.
+    """
     return {k: v for k, v in local_vars.items() if k not in ("self", "__class__")}
 
 

@@ -307,7 +307,7 @@ def test_revos_train_batches_hold_only_the_clip(revos_root: Path, revos_data: Sy
 
 
 def test_revos_eval_batches_hold_every_frame(revos_root: Path, revos_data: SyntheticReVOS) -> None:
-    dm = ReVOSDataModule(str(revos_root), max_frames=5)
+    dm = ReVOSDataModule(str(revos_root), min_frames=4, max_frames=5)  # min_frames <= max_frames, as training needs
     dm.setup("validate")
     samples = [s for batch in dm.val_dataloader() for s in batch]
     expected_ids = [

@@ -197,11 +197,11 @@ def test_mixture_ranks_split_prompts_and_ratios(modules: dict[str, LightningData
 
 
 def test_mixture_configuration_errors(modules: dict[str, LightningDataModule]) -> None:
-    with pytest.raises(ValueError, match=r"num_samples names unknown dataset\(s\) \['mevis'\]"):
+    with pytest.raises(ValueError, match=r"num_samples = \{'mevis': 3\}: names unknown dataset\(s\) \['mevis'\]"):
         MixtureDataModule(modules, num_samples={"mevis": 3})
     with pytest.raises(ValueError, match="not both"):
         MixtureDataModule(modules, num_samples={"revos": 1}, ratios={"revos": 1.0})
-    with pytest.raises(ValueError, match="ratios must give a share for every dataset"):
+    with pytest.raises(ValueError, match=r"ratios = \{'revos': 1.0\}: must give a share for every dataset"):
         MixtureDataModule(modules, ratios={"revos": 1.0})
     named = MixtureDataModule([modules["revos"], modules["revos"]])
     assert list(named.children) == ["revos", "revos_1"]

@@ -19,15 +19,18 @@ metrics, not accuracy). Each question becomes a :class:`~omni_r1.data.records.QA
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from torch.utils.data import Dataset
 
-from omni_r1.data.datamodule import SplitDataModule
+from omni_r1.data.datamodule import SplitDataModule, validate_checks, validate_root
 from omni_r1.data.integrity import CheckLevel
 from omni_r1.data.layout import DatasetFormatError, require_paths
-from omni_r1.data.videoqa import QADataset, QAEntry
+from omni_r1.data.sampling import validate_frame_range
+from omni_r1.data.videoqa import QADataset, QAEntry, validate_audio_cap
+from omni_r1.validation import init_arguments, require
 
 JUDGE_TASKS = ("Audio-driven Video Hallucination", "Video-driven Audio Hallucination", "AV Matching")
 ALL_TASKS = (*JUDGE_TASKS, "AV Captioning")
@@ -140,6 +143,7 @@ class AVHBenchDataModule(SplitDataModule):
         skip_invalid: bool = False,
         check_level: CheckLevel = "open",
     ) -> None:
+        AVHBenchDataModule.validate_init_args(init_arguments(locals()))
         super().__init__(batch_size, num_workers)
         self.save_hyperparameters()
         self.root = Path(root)
@@ -150,6 +154,20 @@ class AVHBenchDataModule(SplitDataModule):
             "skip_invalid": skip_invalid,
             "check_level": check_level,
         }
+
+    @classmethod
+    def validate_init_args(cls, args: Mapping[str, Any]) -> None:
+        """Raise :class:`~omni_r1.validation.ConfigError` for tasks that are not judge tasks, a frame or audio cap,
+        or a loader or check setting out of range."""
+        validate_root(args)
+        tasks = args.get("tasks")
+        listed = isinstance(tasks, (list, tuple)) and bool(tasks) and len(set(tasks)) == len(tasks)
+        ok = tasks is None or (listed and set(tasks) <= set(JUDGE_TASKS))
+        require(ok, "tasks", tasks, f"must be distinct judge tasks among {', '.join(map(repr, JUDGE_TASKS))}, or null")
+        super().validate_init_args(args)
+        validate_frame_range(args, train=False)  # evaluation only: no training draw
+        validate_audio_cap(args)
+        validate_checks(args)
 
     def setup(self, stage: str | None = None) -> None:
         self.dataset("test")

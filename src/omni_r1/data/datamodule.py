@@ -2,14 +2,39 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from typing import Any
 
 import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from omni_r1.data.integrity import CHECK_LEVELS
 from omni_r1.data.loader import ResumableDataLoader
 from omni_r1.data.types import collate_samples
+from omni_r1.validation import init_arguments, require, require_bool, require_choice, require_int
+
+
+def validate_loader_args(args: Mapping[str, Any]) -> None:
+    """``batch_size >= 1``, ``num_workers >= 0`` and a seed ``>= 0`` (numpy seed sequences take no negatives)."""
+    require_int("batch_size", args.get("batch_size"), minimum=1)
+    require_int("num_workers", args.get("num_workers"), minimum=0)
+    if "seed" in args:
+        require_int("seed", args.get("seed"), minimum=0)
+
+
+def validate_checks(args: Mapping[str, Any]) -> None:
+    """``skip_invalid`` is a flag and ``check_level`` one of :data:`~omni_r1.data.integrity.CHECK_LEVELS`."""
+    require_bool("skip_invalid", args.get("skip_invalid"))
+    require_choice("check_level", args.get("check_level"), CHECK_LEVELS)
+
+
+def validate_root(args: Mapping[str, Any]) -> None:
+    """``root`` names a folder (whether it holds the layout is checked in ``setup()``, with the layout shown)."""
+    root = args.get("root")
+    ok = isinstance(root, (str, os.PathLike)) and bool(str(root).strip())
+    require(ok, "root", root, "must name the dataset root folder")
 
 
 def prompt_loader(dataset: Dataset[Any], batch_size: int, num_workers: int, seed: int, shuffle: bool) -> DataLoader:
@@ -46,11 +71,17 @@ class SplitDataModule(L.LightningDataModule):
     """
 
     def __init__(self, batch_size: int = 1, num_workers: int = 0, seed: int = 0) -> None:
+        SplitDataModule.validate_init_args(init_arguments(locals()))
         super().__init__()
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.seed = seed
         self.datasets: dict[str, Dataset[Any]] = {}
+
+    @classmethod
+    def validate_init_args(cls, args: Mapping[str, Any]) -> None:
+        """Raise :class:`~omni_r1.validation.ConfigError` for a batch size, worker count or seed out of range."""
+        validate_loader_args(args)
 
     def build(self, part: str) -> Dataset[Any]:
         """The dataset of ``part`` (``"train"``, ``"val"`` or ``"test"``)."""

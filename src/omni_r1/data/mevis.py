@@ -9,17 +9,21 @@ samples have empty ``masks`` (``(0, T, H, W)``); predictions on it can only be s
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from omni_r1.data.datamodule import SplitDataModule
+from omni_r1.data.datamodule import SplitDataModule, validate_checks, validate_root
 from omni_r1.data.integrity import CheckLevel
 from omni_r1.data.layout import require_paths
-from omni_r1.data.revos import ReVOSDataset
+from omni_r1.data.revos import ReVOSDataset, validate_expression_filters
+from omni_r1.data.sampling import validate_frame_range
 from omni_r1.data.vos_meta import check_meta_videos, read_json, read_mask_dict
+from omni_r1.validation import init_arguments, require_choice
 
 SPLITS = ("train", "valid_u", "valid")
 UNANNOTATED = ("valid",)
+MeViSSplit = Literal[SPLITS]
 LAYOUT = """\
 <root>/
 ├── train/
@@ -114,9 +118,9 @@ class MeViSDataModule(SplitDataModule):
     def __init__(
         self,
         root: str,
-        train_split: str = "train",
-        val_split: str = "valid_u",
-        test_split: str = "valid_u",
+        train_split: MeViSSplit = "train",
+        val_split: MeViSSplit = "valid_u",
+        test_split: MeViSSplit = "valid_u",
         batch_size: int = 1,
         num_workers: int = 0,
         min_frames: int = 16,
@@ -127,6 +131,7 @@ class MeViSDataModule(SplitDataModule):
         skip_invalid: bool = False,
         check_level: CheckLevel = "open",
     ) -> None:
+        MeViSDataModule.validate_init_args(init_arguments(locals()))
         super().__init__(batch_size, num_workers, seed)
         self.save_hyperparameters()
         self.root = Path(root)
@@ -134,6 +139,20 @@ class MeViSDataModule(SplitDataModule):
         self.options: dict[str, Any] = {"min_frames": min_frames, "max_frames": max_frames, "seed": seed}
         self.train_options = {"max_objects": max_objects, "per_video": per_video}
         self.checks = {"skip_invalid": skip_invalid, "check_level": check_level}
+
+    @classmethod
+    def validate_init_args(cls, args: Mapping[str, Any]) -> None:
+        """Raise :class:`~omni_r1.validation.ConfigError` for a split MeViS does not have (or training on the split
+        without masks), a frame range, filter, loader or check setting."""
+        validate_root(args)
+        annotated = tuple(s for s in SPLITS if s not in UNANNOTATED)
+        require_choice("train_split", args.get("train_split"), annotated)  # training needs masks for its rewards
+        require_choice("val_split", args.get("val_split"), SPLITS)
+        require_choice("test_split", args.get("test_split"), SPLITS)
+        super().validate_init_args(args)
+        validate_frame_range(args)
+        validate_expression_filters(args)
+        validate_checks(args)
 
     def build(self, part: str) -> MeViSDataset:
         train = part == "train"

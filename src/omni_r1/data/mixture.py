@@ -31,8 +31,10 @@ import torch.distributed as dist
 from lightning.pytorch.utilities.model_helpers import is_overridden
 from torch.utils.data import ConcatDataset, DataLoader, Dataset, DistributedSampler
 
+from omni_r1.data.datamodule import validate_loader_args
 from omni_r1.data.loader import ResumableDataLoader
 from omni_r1.data.types import collate_samples
+from omni_r1.validation import ConfigError, init_arguments, require, require_bool, require_int, require_number
 
 
 def resolve_rank(rank: int | None = None, world_size: int | None = None) -> tuple[int, int]:
@@ -157,8 +159,26 @@ class MixtureSampler(DistributedSampler):
         return len(self.global_batches()) * self.batch_size
 
 
-def _default_name(module: L.LightningDataModule) -> str:
-    return re.sub(r"datamodule$", "", type(module).__name__.lower()) or "dataset"
+def _class_name(module: Any) -> str:
+    """The class name of a DataModule, built or still a ``{class_path, init_args}`` node of a parsed config."""
+    if isinstance(module, Mapping):
+        return str(module.get("class_path", "")).rpartition(".")[2]
+    return type(module).__name__
+
+
+def dataset_names(datasets: Mapping[str, Any] | Sequence[Any]) -> list[str]:
+    """The names of a mixture's datasets: the mapping's keys, or for a list the class names without
+    ``DataModule`` (``RefAVSDataModule`` -> ``refavs``), repeated names numbered ``_1``, ``_2``..."""
+    if isinstance(datasets, Mapping):
+        return list(datasets)
+    names: list[str] = []
+    for module in datasets:
+        base = re.sub(r"datamodule$", "", _class_name(module).lower()) or "dataset"
+        name, k = base, 1
+        while name in names:
+            name, k = f"{base}_{k}", k + 1
+        names.append(name)
+    return names
 
 
 class MixtureDataModule(L.LightningDataModule):
@@ -195,33 +215,52 @@ class MixtureDataModule(L.LightningDataModule):
         rank: int | None = None,
         world_size: int | None = None,
     ) -> None:
+        MixtureDataModule.validate_init_args(init_arguments(locals()))
         super().__init__()
         self.save_hyperparameters(ignore=["datasets"])
-        if isinstance(datasets, Mapping):
-            self.children = dict(datasets)
-        else:
-            self.children = {}
-            for module in datasets:
-                name, k = _default_name(module), 1
-                while name in self.children:
-                    name, k = f"{_default_name(module)}_{k}", k + 1
-                self.children[name] = module
-        if not self.children:
-            raise ValueError("MixtureDataModule needs at least one DataModule")
-        if num_samples is not None and ratios is not None:
-            raise ValueError("give num_samples or ratios, not both")
-        for what, table in (("num_samples", num_samples), ("ratios", ratios), ("families", families)):
-            unknown = sorted(set(table or {}) - set(self.children))
-            if unknown:
-                raise ValueError(f"{what} names unknown dataset(s) {unknown}; datasets: {sorted(self.children)}")
-        if ratios is not None and set(ratios) != set(self.children):
-            raise ValueError(
-                f"ratios must give a share for every dataset {sorted(self.children)}, got {sorted(ratios)}"
-            )
+        modules = datasets.values() if isinstance(datasets, Mapping) else datasets
+        self.children = dict(zip(dataset_names(datasets), modules))
         self.num_samples, self.ratios, self.total_samples = num_samples, ratios, total_samples
         self.batch_size, self.num_workers, self.seed, self.drop_last = batch_size, num_workers, seed, drop_last
         self.families = families or {}
         self.rank, self.world_size = rank, world_size
+
+    @classmethod
+    def validate_init_args(cls, args: Mapping[str, Any]) -> None:
+        """Raise :class:`~omni_r1.validation.ConfigError` for a table naming an unknown dataset, counts or shares
+        out of range, or rank settings that do not fit; the datasets' own values are theirs to check."""
+        datasets = args.get("datasets")
+        ok = isinstance(datasets, (Mapping, list, tuple)) and len(datasets) > 0
+        require(ok, "datasets", datasets, "must be a non-empty mapping {name: DataModule} or list of DataModules")
+        names = dataset_names(datasets)
+        num_samples, ratios = args.get("num_samples"), args.get("ratios")
+        require(num_samples is None or ratios is None, "ratios", ratios, "give num_samples or ratios, not both")
+        for what in ("num_samples", "ratios", "families"):
+            unknown = sorted(set(args.get(what) or {}) - set(names))
+            require(not unknown, what, args.get(what), f"names unknown dataset(s) {unknown}; datasets: {names}")
+        for name, count in (num_samples or {}).items():
+            require_int(f"num_samples.{name}", count, minimum=0)
+        if ratios is not None:
+            missing = sorted(set(names) - set(ratios))
+            require(not missing, "ratios", ratios, f"must give a share for every dataset {names}; missing {missing}")
+            for name, share in ratios.items():
+                require_number(f"ratios.{name}", share, minimum=0)
+                require(math.isfinite(share), f"ratios.{name}", share, "must be finite")
+            require(sum(ratios.values()) > 0, "ratios", ratios, "must have a positive sum")
+        total = args.get("total_samples")
+        require_int("total_samples", total, minimum=0, optional=True)
+        require(total is None or ratios is not None, "total_samples", total, "is split by ratios: give ratios too")
+        validate_loader_args(args)
+        require_bool("drop_last", args.get("drop_last"))
+        for name, family in (args.get("families") or {}).items():
+            require(isinstance(family, str) and bool(family), f"families.{name}", family, "must be a task family")
+        rank, world_size = args.get("rank"), args.get("world_size")
+        if (rank is None) != (world_size is None):
+            raise ConfigError("rank", rank, f"give rank and world_size together or neither (world_size={world_size})")
+        if world_size is not None:
+            require_int("world_size", world_size, minimum=1)
+            require_int("rank", rank, minimum=0)
+            require(rank < world_size, "rank", rank, f"must be < world_size ({world_size})")
 
     def prepare_data(self) -> None:
         for module in self.children.values():

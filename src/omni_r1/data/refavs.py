@@ -7,20 +7,25 @@ S1 hears the full 10 s of audio and sees only the first frame (the paper's RefAV
 from __future__ import annotations
 
 import csv
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, Literal
 
 import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from omni_r1.data.datamodule import prompt_loader
+from omni_r1.data.datamodule import prompt_loader, validate_checks, validate_loader_args, validate_root
 from omni_r1.data.integrity import CheckLevel, Report, Requirement, check_requirements, found, valid_indices
 from omni_r1.data.io import read_audio, read_frames, read_mask_png
 from omni_r1.data.layout import DatasetFormatError, require_paths
 from omni_r1.data.synthetic import ensure_synthetic
 from omni_r1.data.types import VideoSample
+from omni_r1.validation import init_arguments, require_bool, require_choice
 
 COLUMNS = ("vid", "uid", "split", "fid", "exp")
+SPLITS = ("train", "val", "test_s", "test_u", "test_n")  # the csv's split values (seen, unseen, null test sets)
+RefAVSSplit = Literal[SPLITS]
 NUM_FRAMES = 10
 SAMPLE_RATE = 16000
 LAYOUT = """\
@@ -191,9 +196,9 @@ class RefAVSDataModule(L.LightningDataModule):
     def __init__(
         self,
         root: str,
-        train_split: str = "train",
-        val_split: str = "val",
-        test_split: str = "test_s",
+        train_split: RefAVSSplit = "train",
+        val_split: RefAVSSplit = "val",
+        test_split: RefAVSSplit = "test_s",
         batch_size: int = 1,
         num_workers: int = 0,
         synthetic: bool = False,
@@ -201,6 +206,7 @@ class RefAVSDataModule(L.LightningDataModule):
         skip_invalid: bool = False,
         check_level: CheckLevel = "open",
     ) -> None:
+        RefAVSDataModule.validate_init_args(init_arguments(locals()))
         super().__init__()
         self.save_hyperparameters()
         self.root = Path(root)
@@ -211,6 +217,17 @@ class RefAVSDataModule(L.LightningDataModule):
         self.seed = seed
         self.checks = {"skip_invalid": skip_invalid, "check_level": check_level}
         self.datasets: dict[str, RefAVSDataset] = {}
+
+    @classmethod
+    def validate_init_args(cls, args: Mapping[str, Any]) -> None:
+        """Raise :class:`~omni_r1.validation.ConfigError` for a split RefAVS does not have, or a loader or check
+        setting out of range (otherwise found in ``setup()``, or at the first batch)."""
+        validate_root(args)
+        for key in ("train_split", "val_split", "test_split"):
+            require_choice(key, args.get(key), SPLITS)
+        validate_loader_args(args)
+        require_bool("synthetic", args.get("synthetic"))
+        validate_checks(args)
 
     def prepare_data(self) -> None:
         if self.synthetic:

@@ -17,16 +17,17 @@ from __future__ import annotations
 
 import json
 import pickle
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
 from pycocotools import mask as mask_utils
 from torch.utils.data import Dataset
 
-from omni_r1.data.datamodule import SplitDataModule
+from omni_r1.data.datamodule import SplitDataModule, validate_checks, validate_root
 from omni_r1.data.integrity import (
     CheckLevel,
     Problem,
@@ -41,6 +42,11 @@ from omni_r1.data.integrity import (
 from omni_r1.data.io import decode_rle, read_frames
 from omni_r1.data.layout import DatasetFormatError, require_paths
 from omni_r1.data.types import VideoSample
+from omni_r1.validation import init_arguments, require_choice, require_str
+
+# The splits of each refs variant of refCOCOg (REFER): the umd partition has a test split, Google's has not.
+SPLITS_BY: dict[str, tuple[str, ...]] = {"umd": ("train", "val", "test"), "google": ("train", "val")}
+SplitBy = Literal[tuple(SPLITS_BY)]
 
 LAYOUT = """\
 <root>/
@@ -320,7 +326,7 @@ class RefCOCOgDataModule(SplitDataModule):
         train_split: str = "train",
         val_split: str = "val",
         test_split: str = "test",
-        split_by: str = "umd",
+        split_by: SplitBy = "umd",
         image_dir: str = "train2014",
         batch_size: int = 1,
         num_workers: int = 0,
@@ -328,6 +334,7 @@ class RefCOCOgDataModule(SplitDataModule):
         skip_invalid: bool = False,
         check_level: CheckLevel = "open",
     ) -> None:
+        RefCOCOgDataModule.validate_init_args(init_arguments(locals()))
         super().__init__(batch_size, num_workers, seed)
         self.save_hyperparameters()
         self.root = Path(root)
@@ -338,6 +345,19 @@ class RefCOCOgDataModule(SplitDataModule):
             "skip_invalid": skip_invalid,
             "check_level": check_level,
         }
+
+    @classmethod
+    def validate_init_args(cls, args: Mapping[str, Any]) -> None:
+        """Raise :class:`~omni_r1.validation.ConfigError` for a refs variant or split the REFER release does not
+        have (``umd``: train / val / test; ``google``: train / val), or a loader or check setting out of range."""
+        validate_root(args)
+        split_by = args.get("split_by")
+        require_choice("split_by", split_by, SPLITS_BY)
+        for key in ("train_split", "val_split", "test_split"):
+            require_choice(key, args.get(key), SPLITS_BY[split_by])
+        require_str("image_dir", args.get("image_dir"), note="the COCO images' folder, relative to root")
+        super().validate_init_args(args)
+        validate_checks(args)
 
     def build(self, part: str) -> RefCOCOgDataset:
         return RefCOCOgDataset(self.root, self.splits[part], part == "train", self.seed, **self.options)

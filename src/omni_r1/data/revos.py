@@ -8,6 +8,7 @@ and ``s1_indices`` is ``arange(n)``: rewards are computed on the clip the policy
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from omni_r1.data.datamodule import prompt_loader
+from omni_r1.data.datamodule import prompt_loader, validate_checks, validate_loader_args, validate_root
 from omni_r1.data.decode import decode_rles_into, empty_for_transfer, read_clip_frames
 from omni_r1.data.integrity import (
     CheckLevel,
@@ -31,10 +32,11 @@ from omni_r1.data.integrity import (
     valid_indices,
 )
 from omni_r1.data.layout import DatasetFormatError, require_paths
-from omni_r1.data.sampling import sample_s1_indices
+from omni_r1.data.sampling import sample_s1_indices, validate_frame_range
 from omni_r1.data.synthetic import ensure_synthetic
 from omni_r1.data.types import VideoSample
 from omni_r1.data.vos_meta import check_meta_videos, read_json, read_mask_dict
+from omni_r1.validation import init_arguments, require, require_bool, require_int
 
 SPLITS = ("train", "valid")
 LAYOUT = """\
@@ -64,6 +66,12 @@ def load_mask_dict(
     """``mask_dict.json``: per annotation id, one COCO RLE (or null) per frame (ReVOS's defaults of
     :func:`~omni_r1.data.vos_meta.read_mask_dict`)."""
     return read_mask_dict(root, dataset=dataset, layout=layout)
+
+
+def validate_expression_filters(args: Mapping[str, Any]) -> None:
+    """``max_objects`` (``>= 1`` or ``None``) and ``per_video``, the training filters ReVOS and MeViS share."""
+    require_int("max_objects", args.get("max_objects"), minimum=1, optional=True, note="null keeps every expression")
+    require_bool("per_video", args.get("per_video"))
 
 
 def _index_files(root: Path, split: str) -> list[Path]:
@@ -353,6 +361,7 @@ class ReVOSDataModule(L.LightningDataModule):
         skip_invalid: bool = False,
         check_level: CheckLevel = "open",
     ) -> None:
+        ReVOSDataModule.validate_init_args(init_arguments(locals()))
         super().__init__()
         self.save_hyperparameters()
         self.root = Path(root)
@@ -366,6 +375,24 @@ class ReVOSDataModule(L.LightningDataModule):
         self.checks = {"skip_invalid": skip_invalid, "check_level": check_level}
         self.datasets: dict[str, ReVOSDataset] = {}
         self._mask_dict: dict[str, list[dict[str, Any] | None]] | None = None
+
+    @classmethod
+    def validate_init_args(cls, args: Mapping[str, Any]) -> None:
+        """Raise :class:`~omni_r1.validation.ConfigError` for a value that would fail in ``setup()`` or at the first
+        training batch (``min_frames > max_frames``), or silently select nothing (``type_ids: []``)."""
+        validate_root(args)
+        validate_loader_args(args)
+        validate_frame_range(args)
+        require_bool("synthetic", args.get("synthetic"))
+        type_ids = args.get("type_ids")
+        ok = type_ids is None or (
+            isinstance(type_ids, (list, tuple))
+            and bool(type_ids)
+            and all(isinstance(t, int) and not isinstance(t, bool) and t >= 0 for t in type_ids)
+        )
+        require(ok, "type_ids", type_ids, "must be a non-empty list of expression types (0 referring, 1 reasoning)")
+        validate_expression_filters(args)
+        validate_checks(args)
 
     def prepare_data(self) -> None:
         if self.synthetic:

@@ -11,13 +11,38 @@ shifting the clip duration the timestamps are read against. Evaluation shows S1 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import torch
 from torch import Tensor
+
+from omni_r1.validation import require, require_int
 
 
 def _linspace_indices(num_frames: int, count: int) -> Tensor:
     """``count`` evenly spaced indices over ``[0, num_frames - 1]``, rounded half up (no banker's rounding)."""
     return torch.floor(torch.linspace(0, num_frames - 1, count, dtype=torch.float64) + 0.5).long()
+
+
+def validate_frame_range(args: Mapping[str, Any], *, train: bool = True) -> None:
+    """Check the ``min_frames`` / ``max_frames`` arguments of a DataModule (see :func:`sample_s1_indices`).
+
+    Args:
+        args: the constructor's arguments.
+        train: whether the training draw uses ``min_frames`` (evaluation-only modules need ``max_frames`` only).
+
+    Raises:
+        ConfigError: a count below 1, or ``min_frames > max_frames`` where training draws from the range.
+    """
+    require_int("max_frames", args.get("max_frames"), minimum=1)
+    if not train:
+        return
+    lowest = args.get("min_frames")
+    require_int("min_frames", lowest, minimum=1)
+    highest = args["max_frames"]
+    allowed = f"must be <= max_frames ({highest}): training draws the S1 clip length from [min_frames, max_frames]"
+    require(lowest <= highest, "min_frames", lowest, allowed)
 
 
 def sample_s1_indices(

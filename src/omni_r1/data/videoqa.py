@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from omni_r1.data.datamodule import SplitDataModule
+from omni_r1.data.datamodule import SplitDataModule, validate_checks, validate_root
 from omni_r1.data.integrity import (
     CheckLevel,
     FileKind,
@@ -46,8 +47,9 @@ from omni_r1.data.integrity import (
 from omni_r1.data.io import read_audio, read_frames
 from omni_r1.data.layout import DatasetFormatError, require_paths
 from omni_r1.data.records import LETTERS, QASample, empty_indices
-from omni_r1.data.sampling import sample_s1_indices
+from omni_r1.data.sampling import sample_s1_indices, validate_frame_range
 from omni_r1.data.video import clip_times, grid_times, probe_video, read_video_frames
+from omni_r1.validation import init_arguments, require_number, require_str
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 SAMPLE_RATE = 16000
@@ -195,6 +197,11 @@ def load_jsonl(root: Path, path: Path) -> list[QAEntry]:
 
 def _frame_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def validate_audio_cap(args: Mapping[str, Any]) -> None:
+    """``max_audio_seconds`` is positive (a cap of 0 s would hand S1 an empty waveform) or ``None``."""
+    require_number("max_audio_seconds", args.get("max_audio_seconds"), minimum=0, exclusive_minimum=True, optional=True)
 
 
 class QADataset(Dataset[QASample]):
@@ -386,6 +393,7 @@ class VideoQADataModule(SplitDataModule):
         skip_invalid: bool = False,
         check_level: CheckLevel = "open",
     ) -> None:
+        VideoQADataModule.validate_init_args(init_arguments(locals()))
         super().__init__(batch_size, num_workers, seed)
         self.save_hyperparameters()
         self.root = Path(root)
@@ -399,6 +407,19 @@ class VideoQADataModule(SplitDataModule):
             "skip_invalid": skip_invalid,
             "check_level": check_level,
         }
+
+    @classmethod
+    def validate_init_args(cls, args: Mapping[str, Any]) -> None:
+        """Raise :class:`~omni_r1.validation.ConfigError` for an empty file or dataset name, a frame range (the
+        lower bound only matters with training questions), an audio cap, or a loader or check setting."""
+        validate_root(args)
+        require_str("test_annotations", args.get("test_annotations"), note="a JSONL file relative to root")
+        require_str("train_annotations", args.get("train_annotations"), optional=True)
+        require_str("dataset_name", args.get("dataset_name"))
+        super().validate_init_args(args)
+        validate_frame_range(args, train=args.get("train_annotations") is not None)
+        validate_audio_cap(args)
+        validate_checks(args)
 
     def setup(self, stage: str | None = None) -> None:
         parts = ("train", "val") if stage == "fit" and self.files["train"] else ("test",)

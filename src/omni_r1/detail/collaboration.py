@@ -15,9 +15,9 @@ The result is one :class:`~omni_r1.rewards.records.DetailOutput` per completion,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Literal
+from typing import Any, Literal, get_args
 
 import torch
 from torch import Tensor, nn
@@ -30,8 +30,10 @@ from omni_r1.rewards.keyframes import KEYFRAME_MODES, Keyframe, KeyframeMode, se
 from omni_r1.rewards.parse import first_answer_block, parse_answer
 from omni_r1.rewards.records import DetailOutput
 from omni_r1.rewards.targets import ClipTargets
+from omni_r1.validation import init_arguments, require, require_choice, require_int
 
 ObjectPrompts = Literal["per_box", "per_object"]
+OBJECT_PROMPTS: tuple[str, ...] = get_args(ObjectPrompts)
 
 
 def _on_cpu(sample: VideoSample) -> VideoSample:
@@ -65,18 +67,22 @@ class DetailSystem:
         object_prompts: ObjectPrompts = "per_box",
         max_description_chars: int = 512,
     ) -> None:
-        if max_keyframes < 1:
-            raise ValueError(f"DetailSystem: max_keyframes must be >= 1, got {max_keyframes}")
-        if keyframe_mode not in KEYFRAME_MODES:
-            raise ValueError(f"DetailSystem: keyframe_mode must be one of {KEYFRAME_MODES}, got {keyframe_mode!r}")
-        if object_prompts not in ("per_box", "per_object"):
-            raise ValueError(f"DetailSystem: object_prompts must be 'per_box' or 'per_object', got {object_prompts!r}")
+        DetailSystem.validate_init_args(init_arguments(locals()))
         self.grounder = grounder
         self.segmenter = segmenter
         self.max_keyframes = max_keyframes
         self.keyframe_mode = keyframe_mode
         self.object_prompts = object_prompts
         self.max_description_chars = max_description_chars
+
+    @classmethod
+    def validate_init_args(cls, args: Mapping[str, Any]) -> None:
+        """Raise :class:`~omni_r1.validation.ConfigError` for a missing grounder, K0, mode or prompt layout."""
+        require(args.get("grounder") is not None, "grounder", None, "a grounder is required (boxes for keyframes)")
+        require_int("max_keyframes", args.get("max_keyframes"), minimum=1)
+        require_choice("keyframe_mode", args.get("keyframe_mode"), KEYFRAME_MODES)
+        require_choice("object_prompts", args.get("object_prompts"), OBJECT_PROMPTS)
+        require_int("max_description_chars", args.get("max_description_chars"), minimum=1)
 
     def bind(self, policy: nn.Module, frozen: nn.Module | None = None) -> DetailSystem:
         """Hand the policy (and a frozen reference copy) to a grounder that grounds with it."""

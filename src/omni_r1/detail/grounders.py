@@ -14,8 +14,8 @@ boxes, which lets the collaboration step ground each distinct request once).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Literal
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, get_args
 
 import torch
 from torch import Tensor, nn
@@ -29,7 +29,27 @@ from omni_r1.detail.vlm_grounding import (
     generate_grounding,
     stop_token_ids,
 )
-from omni_r1.models.global_system import GlobalSystem, PixelBudget
+from omni_r1.models.global_system import OMNI_TINY_MODELS, GlobalSystem, PixelBudget
+from omni_r1.models.loading import (
+    DTYPES,
+    Dtype,
+    explain_unavailable_model,
+    require_attn_implementation,
+    require_model_name_or_path,
+)
+from omni_r1.validation import init_arguments, require_choice, require_device, require_int, validate_nested
+
+GrounderWeights = Literal["reference", "policy"]
+GROUNDER_WEIGHTS: tuple[str, ...] = get_args(GrounderWeights)
+
+
+def _validate_generation(args: Mapping[str, Any]) -> None:
+    """The settings every model grounder shares: pixel budget, answer length, batch, box cap, prompts."""
+    validate_nested("pixels", PixelBudget, args.get("pixels"))
+    require_int("max_new_tokens", args.get("max_new_tokens"), minimum=1)
+    require_int("batch_size", args.get("batch_size"), minimum=1)
+    require_int("max_boxes", args.get("max_boxes"), minimum=1)
+    validate_nested("prompts", GroundingPrompts, args.get("prompts"))
 
 
 def _check_requests(images: Sequence[Tensor], descriptions: Sequence[str]) -> None:
@@ -87,15 +107,14 @@ class ReferenceGrounder(_ModelGrounder):
         self,
         policy: GlobalSystem | None = None,
         frozen: nn.Module | None = None,
-        weights: Literal["reference", "policy"] = "reference",
+        weights: GrounderWeights = "reference",
         pixels: PixelBudget | None = None,
         max_new_tokens: int = 128,
         batch_size: int = 8,
         prompts: GroundingPrompts | None = None,
         max_boxes: int = MAX_BOXES,
     ) -> None:
-        if weights not in ("reference", "policy"):
-            raise ValueError(f"ReferenceGrounder: weights must be 'reference' or 'policy', got {weights!r}")
+        ReferenceGrounder.validate_init_args(init_arguments(locals()))
         self.policy = policy
         self.frozen = frozen
         self.weights = weights
@@ -104,6 +123,12 @@ class ReferenceGrounder(_ModelGrounder):
         self.batch_size = batch_size
         self.prompts = prompts or GroundingPrompts()
         self.max_boxes = max_boxes
+
+    @classmethod
+    def validate_init_args(cls, args: Mapping[str, Any]) -> None:
+        """Raise :class:`~omni_r1.validation.ConfigError` for the weights choice or a generation setting."""
+        require_choice("weights", args.get("weights"), GROUNDER_WEIGHTS)
+        _validate_generation(args)
 
     def bind(self, policy: GlobalSystem, frozen: nn.Module | None = None) -> ReferenceGrounder:
         """Attach the policy (and the frozen reference copy, if the run has one)."""
@@ -160,7 +185,7 @@ class HFGrounder(_ModelGrounder):
     def __init__(
         self,
         model_name_or_path: str,
-        dtype: str = "bfloat16",
+        dtype: Dtype = "bfloat16",
         device: str | None = None,
         pixels: PixelBudget | None = None,
         max_new_tokens: int = 128,
@@ -169,6 +194,7 @@ class HFGrounder(_ModelGrounder):
         max_boxes: int = MAX_BOXES,
         attn_implementation: str = "sdpa",
     ) -> None:
+        HFGrounder.validate_init_args(init_arguments(locals()))
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
         from omni_r1.models.hub import resolve_pretrained
@@ -176,9 +202,10 @@ class HFGrounder(_ModelGrounder):
         from omni_r1.models.tiny import generation_bad_words_ids
 
         path = resolve_pretrained(model_name_or_path)
-        self.model = AutoModelForImageTextToText.from_pretrained(
-            path, dtype=torch_dtype(dtype), attn_implementation=attn_implementation
-        ).eval()
+        with explain_unavailable_model(model_name_or_path):
+            self.model = AutoModelForImageTextToText.from_pretrained(
+                path, dtype=torch_dtype(dtype), attn_implementation=attn_implementation
+            ).eval()
         self.model.requires_grad_(False)
         self.model.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.processor = AutoProcessor.from_pretrained(path)
@@ -193,6 +220,15 @@ class HFGrounder(_ModelGrounder):
         self.batch_size = batch_size
         self.prompts = prompts or GroundingPrompts()
         self.max_boxes = max_boxes
+
+    @classmethod
+    def validate_init_args(cls, args: Mapping[str, Any]) -> None:
+        """Raise :class:`~omni_r1.validation.ConfigError` for a value that would only fail once the model loads."""
+        require_model_name_or_path("model_name_or_path", args.get("model_name_or_path"), tiny_models=OMNI_TINY_MODELS)
+        require_choice("dtype", args.get("dtype"), DTYPES)
+        require_device("device", args.get("device"))
+        require_attn_implementation("attn_implementation", args.get("attn_implementation"))
+        _validate_generation(args)
 
     def generate(self, images: Sequence[Tensor], prompts: Sequence[str]) -> list[GroundingText]:
         """Greedy answers to full grounding instructions."""

@@ -9,7 +9,12 @@ is the only placeholder.
 
 from __future__ import annotations
 
+import string
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
+
+from omni_r1.validation import as_arguments, require, require_str
 
 VOS_GROUNDING_TEMPLATE = (
     'Given the expression "{description}", locate all objects in the image that the expression refers to. '
@@ -33,6 +38,23 @@ class GroundingPrompts:
 
     vos: str = VOS_GROUNDING_TEMPLATE
     avs: str = AVS_GROUNDING_TEMPLATE
+
+    def __post_init__(self) -> None:
+        self.validate_init_args(as_arguments(self))
+
+    @classmethod
+    def validate_init_args(cls, args: Mapping[str, Any]) -> None:
+        """Raise :class:`~omni_r1.validation.ConfigError` for a template that names another placeholder than
+        ``{description}`` or does not parse (it would fail at the first grounding call otherwise)."""
+        for key in ("vos", "avs"):
+            template = args.get(key)
+            require_str(key, template)
+            try:
+                names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+            except ValueError as err:
+                names = {f"<{err}>"}
+            allowed = "must be a format string whose only placeholder is {description} (write {{ }} for braces)"
+            require(names <= {"description"}, key, template, allowed)
 
     def __call__(self, description: str, task: str = "vos") -> str:
         """The instruction for one description.

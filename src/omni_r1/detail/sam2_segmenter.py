@@ -20,20 +20,33 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Literal
+from pathlib import Path
+from typing import Any, Literal, get_args
 
 import torch
 from torch import Tensor
 
 from omni_r1.detail.protocols import BoxPrompt, PromptLike, as_box_prompts, check_frames
 from omni_r1.detail.sam2_video import cache_features, memory_state, propagate
+from omni_r1.validation import (
+    ConfigError,
+    init_arguments,
+    require,
+    require_bool,
+    require_choice,
+    require_device,
+    require_file,
+    require_int,
+    require_str,
+)
 
 log = logging.getLogger(__name__)
 
 StartFrame = Literal["first_prompt", "first_frame"]
+START_FRAMES: tuple[str, ...] = get_args(StartFrame)
 Object = tuple[BoxPrompt, ...]  # the prompts of one SAM2 object, by frame
 
 
@@ -114,8 +127,7 @@ class SAM2Segmenter:
         seed: int = 0,
         predictor: Any | None = None,
     ) -> None:
-        if start not in ("first_prompt", "first_frame"):
-            raise ValueError(f"SAM2Segmenter: start must be 'first_prompt' or 'first_frame', got {start!r}")
+        SAM2Segmenter.validate_init_args(init_arguments(locals()))
         if predictor is None:
             predictor = build_predictor(config, checkpoint, image_size, device, seed)
         if predictor.fill_hole_area > 0 and importlib.util.find_spec("sam2._C") is None:
@@ -129,6 +141,23 @@ class SAM2Segmenter:
         self.autocast = autocast
         self.max_cached_frames = max_cached_frames
         self.last_stats = SegmentStats()
+
+    @classmethod
+    def validate_init_args(cls, args: Mapping[str, Any]) -> None:
+        """Raise :class:`~omni_r1.validation.ConfigError` for a value that would fail while (or after) SAM2 loads:
+        a config sam2 does not ship, a missing checkpoint file, an image size the encoder cannot take."""
+        if args.get("predictor") is None:  # the build settings are used only without a ready predictor
+            _require_sam2_config("config", args.get("config"))
+            require_file("checkpoint", args.get("checkpoint"), optional=True, note="the SAM2 release's .pt weights")
+            size = args.get("image_size")
+            require_int("image_size", size, minimum=32)
+            require(size % 32 == 0, "image_size", size, "must be a positive multiple of 32 (the encoder's stride)")
+            require_device("device", args.get("device"))
+            require_int("seed", args.get("seed"), minimum=0)
+        for flag in ("bidirectional", "batched", "dedup", "autocast"):
+            require_bool(flag, args.get(flag))
+        require_choice("start", args.get("start"), START_FRAMES)
+        require_int("max_cached_frames", args.get("max_cached_frames"), minimum=0, note="0 caches prompted frames only")
 
     @property
     def device(self) -> torch.device:
@@ -230,6 +259,20 @@ class SAM2Segmenter:
             for (_, frame), mask in per_object.items():
                 masks[rollout, frame] |= mask
         return masks
+
+
+def _require_sam2_config(key: str, value: Any) -> None:
+    """``value`` names a config the installed ``sam2`` package ships (its hydra configs live inside the package:
+    ``configs/sam2.1/sam2.1_hiera_l.yaml``); not checked when ``sam2`` is not installed (building fails then)."""
+    require_str(key, value, note="a sam2 config name such as configs/sam2.1/sam2.1_hiera_l.yaml")
+    spec = importlib.util.find_spec("sam2")
+    if spec is None or not spec.submodule_search_locations:
+        return
+    package = Path(next(iter(spec.submodule_search_locations)))
+    if not (package / value).is_file():
+        configs = (package / "configs").glob("sam2*/sam2*.yaml")
+        shipped = sorted(str(p.relative_to(package)) for p in configs if "training" not in p.parent.name)
+        raise ConfigError(key, value, f"not a config of the installed sam2 package; it has {', '.join(shipped)}")
 
 
 def build_predictor(config: str, checkpoint: str | None, image_size: int, device: str | None, seed: int) -> Any:

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 import lightning as L
 import torch
@@ -30,6 +32,18 @@ from omni_r1.models.rollouts import PromptBatch, Rollouts
 from omni_r1.models.text_policy import TextPolicy
 from omni_r1.rewards.hierarchical import HierarchicalReward
 from omni_r1.rewards.records import DetailOutput
+from omni_r1.validation import (
+    MISSING,
+    ConfigError,
+    configured,
+    init_arguments,
+    require_choice,
+    require_int,
+    require_number,
+)
+
+LossType = Literal[LOSS_TYPES]  # the choices of --help, from the one tuple the loss checks against
+ScaleRewards = Literal[SCALES]
 
 
 @dataclass
@@ -79,7 +93,8 @@ class GRPOModule(L.LightningModule):
         num_iterations: μ, optimizer steps per generation batch (1 = the paper's on-policy update).
         scale_rewards: advantage scaling: ``group`` (paper), ``batch`` or ``none`` (Dr. GRPO).
         std_floor: optional lower bound on the std that divides advantages (off by default: the paper's formula).
-        micro_batch_size: completions per forward/backward pass (memory knob; does not change the update).
+        micro_batch_size: completions per forward/backward pass (memory knob; does not change the update);
+            ``None`` takes the whole generation batch at once.
         max_grad_norm: gradient-norm clipping (5 in the paper); ``None`` disables it.
         log_completions_every_n_steps: write the completions table (prompt, completion, rewards, advantage) every N
             steps to ``completions.jsonl`` in the log dir and to wandb when it is the logger; 0 disables it.
@@ -97,27 +112,18 @@ class GRPOModule(L.LightningModule):
         temperature: float = 1.0,
         top_p: float = 0.95,
         beta: float = 0.04,
-        loss_type: str = "grpo",
+        loss_type: LossType = "grpo",
         epsilon_low: float = 0.2,
         epsilon_high: float = 0.2,
         num_iterations: int = 1,
-        scale_rewards: str = "group",
+        scale_rewards: ScaleRewards = "group",
         std_floor: float | None = None,
         micro_batch_size: int | None = None,
         max_grad_norm: float | None = 5.0,
         log_completions_every_n_steps: int = 0,
     ) -> None:
+        GRPOModule.validate_init_args(init_arguments(locals()))
         super().__init__()
-        if loss_type not in LOSS_TYPES:
-            raise ValueError(f"loss_type must be one of {LOSS_TYPES}, got {loss_type!r}")
-        if scale_rewards not in SCALES:
-            raise ValueError(f"scale_rewards must be one of {SCALES}, got {scale_rewards!r}")
-        if num_generations < 2:
-            raise ValueError(
-                f"num_generations must be >= 2 (a group of one has no relative advantage), got {num_generations}"
-            )
-        if num_iterations < 1:
-            raise ValueError(f"num_iterations must be >= 1, got {num_iterations}")
         self.save_hyperparameters(ignore=["policy", "reward", "detail", "optimizer", "scheduler"])
         self.automatic_optimization = False
         self.policy = policy
@@ -146,6 +152,33 @@ class GRPOModule(L.LightningModule):
         self.last_experience: Experience | None = None
         # The S2 grounder of the paper is the frozen initial policy: adapters off (LoRA) or the reference copy.
         self.detail = detail.bind(policy, self.reference.frozen if self.reference else None) if detail else None
+
+    @classmethod
+    def validate_init_args(cls, args: Mapping[str, Any]) -> None:
+        """Raise :class:`~omni_r1.validation.ConfigError` for a value that would fail at the first step or, worse,
+        train silently wrong (``micro_batch_size: -1`` makes an empty micro-batch loop: nothing trains)."""
+        require_int("num_generations", args.get("num_generations"), minimum=2, note="a group of one has no advantage")
+        require_int("max_new_tokens", args.get("max_new_tokens"), minimum=1)
+        require_number("temperature", args.get("temperature"), minimum=0, exclusive_minimum=True)
+        require_number("top_p", args.get("top_p"), minimum=0, maximum=1, exclusive_minimum=True)
+        require_number("beta", args.get("beta"), minimum=0, note="0 skips the reference policy")
+        require_choice("loss_type", args.get("loss_type"), LOSS_TYPES)
+        # the lower clip bound 1 - epsilon_low must stay a positive ratio
+        require_number("epsilon_low", args.get("epsilon_low"), minimum=0, maximum=1, exclusive_maximum=True)
+        require_number("epsilon_high", args.get("epsilon_high"), minimum=0)
+        require_int("num_iterations", args.get("num_iterations"), minimum=1)
+        require_choice("scale_rewards", args.get("scale_rewards"), SCALES)
+        require_number("std_floor", args.get("std_floor"), minimum=0, exclusive_minimum=True, optional=True)
+        require_int("micro_batch_size", args.get("micro_batch_size"), minimum=1, optional=True, note="null: all")
+        require_number("max_grad_norm", args.get("max_grad_norm"), minimum=0, exclusive_minimum=True, optional=True)
+        require_int("log_completions_every_n_steps", args.get("log_completions_every_n_steps"), minimum=0)
+        reward, detail = args.get("reward"), args.get("detail")
+        if reward is None:  # the constructor's default reward
+            reward = {"class_path": f"{HierarchicalReward.__module__}.{HierarchicalReward.__qualname__}"}
+        for name in ("max_keyframes", "keyframe_mode"):  # the hand-over and its reward must agree on K0 and mode
+            given, expected = configured(detail, name), configured(reward, name)
+            if MISSING not in (given, expected) and given != expected:
+                raise ConfigError(f"detail.init_args.{name}", given, f"must equal the reward's {name} ({expected!r})")
 
     # ------------------------------------------------------------------ rollouts and rewards
     def score(

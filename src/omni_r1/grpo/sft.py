@@ -6,6 +6,10 @@ parsable answer, and a group with no parsable answer has zero advantage everywhe
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
 import lightning as L
 import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
@@ -15,6 +19,7 @@ from omni_r1.answers import reference_answer
 from omni_r1.data.types import VideoSample
 from omni_r1.grpo.optim import policy_optimizers
 from omni_r1.models.global_system import GlobalSystem
+from omni_r1.validation import init_arguments, paths_checked, require, require_int, require_number, require_str
 
 
 class SFTModule(L.LightningModule):
@@ -40,6 +45,7 @@ class SFTModule(L.LightningModule):
         max_grad_norm: float | None = None,
         export_dir: str | None = None,
     ) -> None:
+        SFTModule.validate_init_args(init_arguments(locals()))
         super().__init__()
         self.save_hyperparameters(ignore=["policy", "optimizer", "scheduler"])
         self.policy = policy
@@ -48,6 +54,17 @@ class SFTModule(L.LightningModule):
         self.max_keyframes = max_keyframes
         self.export_dir = export_dir
         self.max_grad_norm = max_grad_norm
+
+    @classmethod
+    def validate_init_args(cls, args: Mapping[str, Any]) -> None:
+        """Raise :class:`~omni_r1.validation.ConfigError` for a value that would fail at the first step, or at the
+        export after the whole run (an ``export_dir`` that is an existing file)."""
+        require_int("max_keyframes", args.get("max_keyframes"), minimum=1)
+        require_number("max_grad_norm", args.get("max_grad_norm"), minimum=0, exclusive_minimum=True, optional=True)
+        export_dir = args.get("export_dir")
+        require_str("export_dir", export_dir, optional=True)
+        if export_dir is not None and paths_checked():
+            require(not Path(export_dir).is_file(), "export_dir", export_dir, "is an existing file; expected a folder")
 
     def _loss(self, batch: list[VideoSample]) -> Tensor:
         sizes: list = [None] * len(batch)

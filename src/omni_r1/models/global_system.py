@@ -7,19 +7,39 @@ CPU demo on a ``tiny://`` model and a 7B run on ``Qwen/Qwen2.5-Omni-7B``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from omni_r1.data.types import VideoSample
 from omni_r1.models.hub import resolve_pretrained
-from omni_r1.models.loading import LoraConfig, QuantizationConfig, load_thinker
+from omni_r1.models.loading import (
+    DTYPES,
+    Dtype,
+    LoraConfig,
+    QuantizationConfig,
+    explain_unavailable_model,
+    load_thinker,
+    require_attn_implementation,
+    require_model_name_or_path,
+    require_trainable_quantization,
+)
 from omni_r1.models.media import encode_media, unwrap_thinker
 from omni_r1.models.policy import SamplingPolicy, Step
 from omni_r1.models.rollouts import PromptBatch, Rollouts
 from omni_r1.prompts import PromptBuilder
+from omni_r1.validation import (
+    as_arguments,
+    init_arguments,
+    require_bool,
+    require_choice,
+    require_int,
+    require_number,
+    validate_nested,
+)
 
 # Tokens a policy must never produce: they are placeholders for encoder features or modality delimiters, and a
 # sampled one makes the next forward pass fail (features / placeholders count mismatch) or reward nonsense.
@@ -42,6 +62,9 @@ _FORBIDDEN_TOKENS = (
     "<|im_start|>",
 )
 
+# The tiny:// models with the Qwen2.5-Omni thinker layout (``tiny://qwen2`` is text-only: see TextPolicy).
+OMNI_TINY_MODELS = ("qwen2.5-omni", "qwen2.5-omni-full")
+
 
 @dataclass
 class PixelBudget:
@@ -54,6 +77,15 @@ class PixelBudget:
 
     min_pixels: int = 16 * 28 * 28
     max_pixels: int = 128 * 28 * 28
+
+    def __post_init__(self) -> None:
+        self.validate_init_args(as_arguments(self))
+
+    @classmethod
+    def validate_init_args(cls, args: Mapping[str, Any]) -> None:
+        """Raise :class:`~omni_r1.validation.ConfigError` unless ``1 <= min_pixels <= max_pixels``."""
+        require_int("min_pixels", args.get("min_pixels"), minimum=1)
+        require_int("max_pixels", args.get("max_pixels"), minimum=args["min_pixels"], note="and >= min_pixels")
 
     def as_size(self) -> dict[str, int]:
         return {"shortest_edge": self.min_pixels, "longest_edge": self.max_pixels}
@@ -85,7 +117,7 @@ class GlobalSystem(SamplingPolicy):
     def __init__(
         self,
         model_name_or_path: str = "tiny://qwen2.5-omni",
-        dtype: str = "float32",
+        dtype: Dtype = "float32",
         quantization: QuantizationConfig | None = None,
         lora: LoraConfig | None = None,
         gradient_checkpointing: bool = False,
@@ -97,6 +129,7 @@ class GlobalSystem(SamplingPolicy):
         cache_encoders: bool = True,
         hf_generate: bool = False,
     ) -> None:
+        GlobalSystem.validate_init_args(init_arguments(locals()))
         super().__init__()
         from transformers import Qwen2_5OmniProcessor
 
@@ -117,7 +150,8 @@ class GlobalSystem(SamplingPolicy):
             attn_implementation=attn_implementation,
         )
         self.model.train()  # from_pretrained returns eval mode; training modes are Lightning's to switch
-        self.processor = Qwen2_5OmniProcessor.from_pretrained(resolve_pretrained(model_name_or_path))
+        with explain_unavailable_model(model_name_or_path):
+            self.processor = Qwen2_5OmniProcessor.from_pretrained(resolve_pretrained(model_name_or_path))
         self.tokenizer = self.processor.tokenizer
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
@@ -126,6 +160,21 @@ class GlobalSystem(SamplingPolicy):
         stops = set(self.eos_token_ids) | {self.tokenizer.pad_token_id}
         named = {vocab[t] for t in _FORBIDDEN_TOKENS if t in vocab}
         self.forbidden_token_ids = sorted((named | set(self.tokenizer.all_special_ids)) - stops)
+
+    @classmethod
+    def validate_init_args(cls, args: Mapping[str, Any]) -> None:
+        """Raise :class:`~omni_r1.validation.ConfigError` for a value that would fail (or mislead) once the weights
+        load: an unloadable model name, a dtype, quantisation without LoRA, a pixel budget, a frame rate."""
+        require_model_name_or_path("model_name_or_path", args.get("model_name_or_path"), tiny_models=OMNI_TINY_MODELS)
+        require_choice("dtype", args.get("dtype"), DTYPES)
+        validate_nested("quantization", QuantizationConfig, args.get("quantization"))
+        validate_nested("lora", LoraConfig, args.get("lora"))
+        require_trainable_quantization(args.get("quantization"), args.get("lora"))
+        for flag in ("gradient_checkpointing", "freeze_encoders", "cache_encoders", "hf_generate"):
+            require_bool(flag, args.get(flag))
+        require_attn_implementation("attn_implementation", args.get("attn_implementation"))
+        validate_nested("pixels", PixelBudget, args.get("pixels"))
+        require_number("fps", args.get("fps"), minimum=0, exclusive_minimum=True)
 
     @property
     def eos_token_ids(self) -> list[int]:

@@ -20,17 +20,31 @@ give the same greedy tokens (a test checks it).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from omni_r1.data.types import VideoSample
 from omni_r1.models.hub import resolve_pretrained
-from omni_r1.models.loading import LoraConfig, apply_lora, torch_dtype
+from omni_r1.models.loading import (
+    DTYPES,
+    Dtype,
+    LoraConfig,
+    apply_lora,
+    explain_unavailable_model,
+    require_attn_implementation,
+    require_model_name_or_path,
+    torch_dtype,
+)
 from omni_r1.models.policy import SamplingPolicy, Step
 from omni_r1.models.rollouts import PromptBatch, Rollouts
+from omni_r1.validation import init_arguments, require, require_bool, require_choice, validate_nested
+
+# The tiny:// models a causal-LM head loads (the omni thinkers are not AutoModelForCausalLM checkpoints).
+TEXT_TINY_MODELS = ("qwen2",)
 
 
 @dataclass
@@ -100,7 +114,7 @@ class TextPolicy(SamplingPolicy):
     def __init__(
         self,
         model_name_or_path: str = "tiny://qwen2",
-        dtype: str = "float32",
+        dtype: Dtype = "float32",
         lora: LoraConfig | None = None,
         gradient_checkpointing: bool = False,
         attn_implementation: str = "sdpa",
@@ -108,6 +122,7 @@ class TextPolicy(SamplingPolicy):
         forbid_special_tokens: bool = True,
         hf_generate: bool = False,
     ) -> None:
+        TextPolicy.validate_init_args(init_arguments(locals()))
         super().__init__()
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -115,9 +130,10 @@ class TextPolicy(SamplingPolicy):
         self.system_prompt = system_prompt
         self.hf_generate = hf_generate
         path = resolve_pretrained(model_name_or_path)
-        model = AutoModelForCausalLM.from_pretrained(
-            path, dtype=torch_dtype(dtype), attn_implementation=attn_implementation
-        )
+        with explain_unavailable_model(model_name_or_path):
+            model = AutoModelForCausalLM.from_pretrained(
+                path, dtype=torch_dtype(dtype), attn_implementation=attn_implementation
+            )
         if gradient_checkpointing:
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
             model.config.use_cache = False
@@ -138,6 +154,18 @@ class TextPolicy(SamplingPolicy):
         stops = set(self.eos_token_ids) | {self.tokenizer.pad_token_id}
         forbidden = set(self.tokenizer.all_special_ids) - stops if forbid_special_tokens else set()
         self.forbidden_token_ids = sorted(forbidden)
+
+    @classmethod
+    def validate_init_args(cls, args: Mapping[str, Any]) -> None:
+        """Raise :class:`~omni_r1.validation.ConfigError` for a value that would only fail once the weights load."""
+        require_model_name_or_path("model_name_or_path", args.get("model_name_or_path"), tiny_models=TEXT_TINY_MODELS)
+        require_choice("dtype", args.get("dtype"), DTYPES)
+        validate_nested("lora", LoraConfig, args.get("lora"))
+        for flag in ("gradient_checkpointing", "forbid_special_tokens", "hf_generate"):
+            require_bool(flag, args.get(flag))
+        require_attn_implementation("attn_implementation", args.get("attn_implementation"))
+        system = args.get("system_prompt")  # "" is a real choice: an empty system turn instead of the default one
+        require(system is None or isinstance(system, str), "system_prompt", system, "must be a string or null")
 
     @property
     def eos_token_ids(self) -> list[int]:

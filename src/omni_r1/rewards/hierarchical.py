@@ -19,7 +19,10 @@ compute. Every term is returned on its own, unweighted, for logging.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
+from dataclasses import fields
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -38,6 +41,15 @@ from omni_r1.rewards.refcocog import refcocog_reward_batch
 from omni_r1.rewards.structure import structure_reward_batch
 from omni_r1.rewards.targets import ClipTargets
 from omni_r1.rewards.weights import RewardWeights
+from omni_r1.validation import (
+    ConfigError,
+    as_arguments,
+    init_arguments,
+    require,
+    require_choice,
+    require_int,
+    require_number,
+)
 
 TASK_TERMS: dict[str, tuple[str, ...]] = {
     "vos": ("format", "structure", "num", "div", "sal", "box", "mask"),
@@ -45,12 +57,17 @@ TASK_TERMS: dict[str, tuple[str, ...]] = {
     "grounding": ("format", "refcocog"),
 }
 
+# Terms whose weight may be negative: a negative length weight is a length penalty. Every other term is a score
+# the policy should raise (the paper's weights are all >= 0); a negative weight would train it to fail.
+SIGNED_TERMS = ("length",)
+
 
 class HierarchicalReward:
     """Composes the reward terms of a prompt's group (see the module docstring).
 
     Args:
-        weights: a :class:`RewardWeights`, a ``{term: weight}`` mapping, or ``None`` for the defaults.
+        weights: a :class:`RewardWeights`, a ``{term: weight}`` mapping, or ``None`` for the defaults. Weights are
+            finite and ``>= 0`` (``length`` may be negative: a length penalty).
         max_keyframes: K0, the most keyframes handed over (and R_num's turning point).
         keyframe_mode: ``"start"`` (one frame per segment) or ``"interval"`` (every frame of each segment).
         length_min_tokens: shortest completion earning the length bonus.
@@ -67,10 +84,7 @@ class HierarchicalReward:
         length_max_tokens: int = 750,
         length_accuracy_threshold: float = 0.1,
     ) -> None:
-        if max_keyframes < 1:
-            raise ValueError(f"max_keyframes must be >= 1, got {max_keyframes}")
-        if keyframe_mode not in KEYFRAME_MODES:
-            raise ValueError(f"keyframe_mode must be one of {KEYFRAME_MODES}, got {keyframe_mode!r}")
+        HierarchicalReward.validate_init_args(init_arguments(locals()))
         if weights is None:
             weights = RewardWeights()
         elif not isinstance(weights, RewardWeights):
@@ -81,6 +95,30 @@ class HierarchicalReward:
         self.length_min_tokens = length_min_tokens
         self.length_max_tokens = length_max_tokens
         self.length_accuracy_threshold = length_accuracy_threshold
+
+    @classmethod
+    def validate_init_args(cls, args: Mapping[str, Any]) -> None:
+        """Raise :class:`~omni_r1.validation.ConfigError` for an unknown term, a weight that is not finite (or
+        negative where the term is a score), K0, the keyframe mode or a length-bonus range."""
+        weights = args.get("weights")
+        table = as_arguments(weights) if weights is not None else {}
+        require(table is not None, "weights", weights, "must be a {term: weight} mapping or null")
+        terms = [item.name for item in fields(RewardWeights)]
+        for name, value in table.items():
+            if name not in terms:
+                allowed = f"unknown reward terms are errors; the terms: {', '.join(terms)}"
+                raise ConfigError(f"weights.{name}", value, allowed)
+            minimum = None if name in SIGNED_TERMS else 0
+            require_number(f"weights.{name}", value, minimum=minimum)
+            require(math.isfinite(value), f"weights.{name}", value, "must be finite")
+        require_int("max_keyframes", args.get("max_keyframes"), minimum=1)
+        require_choice("keyframe_mode", args.get("keyframe_mode"), KEYFRAME_MODES)
+        shortest = args.get("length_min_tokens")
+        require_int("length_min_tokens", shortest, minimum=0)
+        require_int("length_max_tokens", args.get("length_max_tokens"), minimum=shortest, note="length_min_tokens")
+        threshold = args.get("length_accuracy_threshold")
+        require_number("length_accuracy_threshold", threshold)
+        require(math.isfinite(threshold), "length_accuracy_threshold", threshold, "must be finite")
 
     def selections(self, completions: Sequence[str], num_frames: int, fps: float = 2.0) -> list[KeyframeSelection]:
         """The keyframe hand-over of each completion with this reward's K0 and mode."""
