@@ -96,11 +96,14 @@ class SAM2Segmenter:
         checkpoint: weights file (``sam2.1_hiera_large.pt``); ``None`` keeps random weights (tests, benchmarks).
         image_size: square input size of the image encoder (1024 for the released weights; a multiple of 32).
         device: ``"cuda"``, ``"cpu"``...; ``None`` picks CUDA when available.
-        bidirectional: after the forward pass, track backwards from each rollout's start frame to frame 0.
-        start: where each rollout's forward pass starts: ``"first_prompt"`` (its first prompted frame, SAM2's
-            default; earlier frames stay empty unless ``bidirectional``) or ``"first_frame"`` (clip frame 0, as the
-            reference code calls ``propagate_in_video(start_frame_idx=0)``; SAM2 then attends to the later
-            prompted frames as memory).
+        bidirectional: after the forward pass, track backwards from each rollout's start frame to frame 0 (only
+            does something with ``start="first_prompt"``; the authors' server has this backward pass commented out).
+        start: where each rollout's forward pass starts. ``"first_frame"`` (default, the authors' behaviour: their
+            SAM2 server adds every box, then calls ``propagate_in_video(start_frame_idx=0)`` once, forward only) tracks
+            from clip frame 0, so frames before the first keyframe get masks too (SAM2 attends to the later prompted
+            frames as memory). ``"first_prompt"`` (the kit's former default, SAM2's own default) starts at the
+            rollout's first prompted frame: earlier frames stay empty in R_G and in evaluation unless
+            ``bidirectional``.
         batched: all rollouts in one state (the kit's way); ``False`` runs one state per rollout through SAM2's
             public API (the reference code's way; for ablations and as the test oracle).
         dedup: track identical objects of different rollouts once (batched mode).
@@ -119,7 +122,7 @@ class SAM2Segmenter:
         image_size: int = 1024,
         device: str | None = None,
         bidirectional: bool = False,
-        start: StartFrame = "first_prompt",
+        start: StartFrame = "first_frame",
         batched: bool = True,
         dedup: bool = True,
         autocast: bool = True,

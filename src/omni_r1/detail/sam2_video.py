@@ -9,7 +9,8 @@ Three things the predictor's public API does not offer and the batched Detail sy
   objects prompted on different frames it re-encodes the same frames while adding prompts and consolidating them.
   :func:`cache_features` encodes each clip frame once, up front, with the predictor's own ``forward_image``.
 - **A start frame per object.** ``propagate_in_video`` starts every object of a state at one frame. Rollouts
-  batched into one state each keep their own start (the first frame they prompted), so :func:`propagate` runs the
+  batched into one state each keep their own start (frame 0 by default, as the authors' SAM2 server; the first
+  frame they prompted with ``SAM2Segmenter(start="first_prompt")``), so :func:`propagate` runs the
   predictor's per-object step (``_run_single_frame_inference``, batch size 1, exactly as ``propagate_in_video``
   does) and skips an object on frames before its start. Objects never interact in the video predictor (no
   non-overlap constraint), so an object's masks do not depend on which other objects share its state.
