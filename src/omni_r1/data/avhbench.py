@@ -25,7 +25,7 @@ from typing import Any
 
 from torch.utils.data import Dataset
 
-from omni_r1.data.datamodule import SplitDataModule, validate_checks, validate_root
+from omni_r1.data.datamodule import SplitDataModule, shared_arguments
 from omni_r1.data.integrity import CheckLevel
 from omni_r1.data.layout import DatasetFormatError, require_paths
 from omni_r1.data.sampling import validate_frame_range
@@ -143,31 +143,23 @@ class AVHBenchDataModule(SplitDataModule):
         skip_invalid: bool = False,
         check_level: CheckLevel = "open",
     ) -> None:
-        AVHBenchDataModule.validate_init_args(init_arguments(locals()))
-        super().__init__(batch_size, num_workers)
-        self.save_hyperparameters()
-        self.root = Path(root)
+        args = init_arguments(locals())
+        AVHBenchDataModule.validate_init_args(args)
+        super().__init__(**shared_arguments(args))
         self.tasks = tuple(tasks) if tasks is not None else JUDGE_TASKS
-        self.options: dict[str, Any] = {
-            "max_frames": max_frames,
-            "max_audio_seconds": max_audio_seconds,
-            "skip_invalid": skip_invalid,
-            "check_level": check_level,
-        }
+        self.options: dict[str, Any] = {"max_frames": max_frames, "max_audio_seconds": max_audio_seconds}
 
     @classmethod
     def validate_init_args(cls, args: Mapping[str, Any]) -> None:
         """Raise :class:`~omni_r1.validation.ConfigError` for tasks that are not judge tasks, a frame or audio cap,
         or a loader or check setting out of range."""
-        validate_root(args)
+        super().validate_init_args(args)
         tasks = args.get("tasks")
         listed = isinstance(tasks, (list, tuple)) and bool(tasks) and len(set(tasks)) == len(tasks)
         ok = tasks is None or (listed and set(tasks) <= set(JUDGE_TASKS))
         require(ok, "tasks", tasks, f"must be distinct judge tasks among {', '.join(map(repr, JUDGE_TASKS))}, or null")
-        super().validate_init_args(args)
         validate_frame_range(args, train=False)  # evaluation only: no training draw
         validate_audio_cap(args)
-        validate_checks(args)
 
     def setup(self, stage: str | None = None) -> None:
         self.dataset("test")
@@ -178,4 +170,4 @@ class AVHBenchDataModule(SplitDataModule):
         return super().dataset("test")
 
     def build(self, part: str) -> AVHBenchDataset:
-        return AVHBenchDataset(self.root, self.tasks, **self.options)
+        return AVHBenchDataset(self.root, self.tasks, **self.options, **self.checks)

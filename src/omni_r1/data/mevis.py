@@ -13,13 +13,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from omni_r1.data.datamodule import SplitDataModule, validate_checks, validate_root
+from omni_r1.data.datamodule import SplitDataModule, shared_arguments, split_arguments
 from omni_r1.data.integrity import CheckLevel
 from omni_r1.data.layout import require_paths
 from omni_r1.data.revos import ReVOSDataset, validate_expression_filters
 from omni_r1.data.sampling import validate_frame_range
 from omni_r1.data.vos_meta import check_meta_videos, read_json, read_mask_dict
-from omni_r1.validation import init_arguments, require_choice
+from omni_r1.validation import init_arguments
 
 SPLITS = ("train", "valid_u", "valid")
 UNANNOTATED = ("valid",)
@@ -115,6 +115,8 @@ class MeViSDataModule(SplitDataModule):
             the same checks.
     """
 
+    split_names = SPLITS
+
     def __init__(
         self,
         root: str,
@@ -131,28 +133,26 @@ class MeViSDataModule(SplitDataModule):
         skip_invalid: bool = False,
         check_level: CheckLevel = "open",
     ) -> None:
-        MeViSDataModule.validate_init_args(init_arguments(locals()))
-        super().__init__(batch_size, num_workers, seed)
-        self.save_hyperparameters()
-        self.root = Path(root)
-        self.splits = {"train": train_split, "val": val_split, "test": test_split}
+        args = init_arguments(locals())
+        MeViSDataModule.validate_init_args(args)
+        super().__init__(splits=split_arguments(args), **shared_arguments(args))
         self.options: dict[str, Any] = {"min_frames": min_frames, "max_frames": max_frames, "seed": seed}
         self.train_options = {"max_objects": max_objects, "per_video": per_video}
-        self.checks = {"skip_invalid": skip_invalid, "check_level": check_level}
 
     @classmethod
     def validate_init_args(cls, args: Mapping[str, Any]) -> None:
         """Raise :class:`~omni_r1.validation.ConfigError` for a split MeViS does not have (or training on the split
         without masks), a frame range, filter, loader or check setting."""
-        validate_root(args)
-        annotated = tuple(s for s in SPLITS if s not in UNANNOTATED)
-        require_choice("train_split", args.get("train_split"), annotated)  # training needs masks for its rewards
-        require_choice("val_split", args.get("val_split"), SPLITS)
-        require_choice("test_split", args.get("test_split"), SPLITS)
         super().validate_init_args(args)
         validate_frame_range(args)
         validate_expression_filters(args)
-        validate_checks(args)
+
+    @classmethod
+    def split_choices(cls, name: str, args: Mapping[str, Any]) -> tuple[str, ...]:
+        """Training needs masks for its rewards: not the split whose annotations are withheld."""
+        if name == "train_split":
+            return tuple(s for s in SPLITS if s not in UNANNOTATED)
+        return super().split_choices(name, args)
 
     def build(self, part: str) -> MeViSDataset:
         train = part == "train"

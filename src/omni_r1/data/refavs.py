@@ -11,17 +11,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-import lightning as L
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
-from omni_r1.data.datamodule import prompt_loader, validate_checks, validate_loader_args, validate_root
+from omni_r1.data.datamodule import SplitDataModule, shared_arguments, split_arguments
 from omni_r1.data.integrity import CheckLevel, Report, Requirement, check_requirements, found, valid_indices
 from omni_r1.data.io import read_audio, read_frames, read_mask_png
 from omni_r1.data.layout import DatasetFormatError, require_paths
 from omni_r1.data.synthetic import ensure_synthetic
 from omni_r1.data.types import VideoSample
-from omni_r1.validation import init_arguments, require_bool, require_choice
+from omni_r1.validation import init_arguments, require_bool
 
 COLUMNS = ("vid", "uid", "split", "fid", "exp")
 SPLITS = ("train", "val", "test_s", "test_u", "test_n")  # the csv's split values (seen, unseen, null test sets)
@@ -35,7 +34,6 @@ LAYOUT = """\
 ├── media/<vid>/audio.wav             10 s of audio
 └── gt_mask/<vid>/fid_<fid>/0000{0..9}.png   non-zero = object
 (<vid> folder = uid.rsplit('_', 2)[0], or the vid column for null rows)"""
-_STAGE_PARTS = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("test",)}
 
 
 def read_metadata(root: str | Path, split: str) -> list[dict[str, str]]:
@@ -176,7 +174,7 @@ class RefAVSDataset(Dataset[VideoSample]):
         )
 
 
-class RefAVSDataModule(L.LightningDataModule):
+class RefAVSDataModule(SplitDataModule):
     """RefAVS splits as lists of :class:`VideoSample`.
 
     Args:
@@ -193,6 +191,9 @@ class RefAVSDataModule(L.LightningDataModule):
             ``"decode"`` (full decode; slow on the full dataset). The checker CLI runs the same checks.
     """
 
+    split_names = SPLITS
+    unstaged_parts = ("train", "val", "test")
+
     def __init__(
         self,
         root: str,
@@ -206,48 +207,21 @@ class RefAVSDataModule(L.LightningDataModule):
         skip_invalid: bool = False,
         check_level: CheckLevel = "open",
     ) -> None:
-        RefAVSDataModule.validate_init_args(init_arguments(locals()))
-        super().__init__()
-        self.save_hyperparameters()
-        self.root = Path(root)
-        self.splits = {"train": train_split, "val": val_split, "test": test_split}
-        self.batch_size = batch_size
-        self.num_workers = num_workers
+        args = init_arguments(locals())
+        RefAVSDataModule.validate_init_args(args)
+        super().__init__(splits=split_arguments(args), **shared_arguments(args))
         self.synthetic = synthetic
-        self.seed = seed
-        self.checks = {"skip_invalid": skip_invalid, "check_level": check_level}
-        self.datasets: dict[str, RefAVSDataset] = {}
 
     @classmethod
     def validate_init_args(cls, args: Mapping[str, Any]) -> None:
         """Raise :class:`~omni_r1.validation.ConfigError` for a split RefAVS does not have, or a loader or check
         setting out of range (otherwise found in ``setup()``, or at the first batch)."""
-        validate_root(args)
-        for key in ("train_split", "val_split", "test_split"):
-            require_choice(key, args.get(key), SPLITS)
-        validate_loader_args(args)
+        super().validate_init_args(args)
         require_bool("synthetic", args.get("synthetic"))
-        validate_checks(args)
 
     def prepare_data(self) -> None:
         if self.synthetic:
             ensure_synthetic("refavs", self.root, seed=self.seed)
 
-    def setup(self, stage: str | None = None) -> None:
-        for part in _STAGE_PARTS.get(stage or "", ("train", "val", "test")):
-            if part not in self.datasets:
-                self.datasets[part] = RefAVSDataset(self.root, self.splits[part], **self.checks)
-
-    def _loader(self, part: str, shuffle: bool) -> DataLoader:
-        if part not in self.datasets:
-            self.datasets[part] = RefAVSDataset(self.root, self.splits[part], **self.checks)
-        return prompt_loader(self.datasets[part], self.batch_size, self.num_workers, self.seed, shuffle)
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
+    def build(self, part: str) -> RefAVSDataset:
+        return RefAVSDataset(self.root, self.splits[part], **self.checks)

@@ -27,7 +27,7 @@ import torch
 from pycocotools import mask as mask_utils
 from torch.utils.data import Dataset
 
-from omni_r1.data.datamodule import SplitDataModule, validate_checks, validate_root
+from omni_r1.data.datamodule import SplitDataModule, shared_arguments, split_arguments
 from omni_r1.data.integrity import (
     CheckLevel,
     Problem,
@@ -334,30 +334,23 @@ class RefCOCOgDataModule(SplitDataModule):
         skip_invalid: bool = False,
         check_level: CheckLevel = "open",
     ) -> None:
-        RefCOCOgDataModule.validate_init_args(init_arguments(locals()))
-        super().__init__(batch_size, num_workers, seed)
-        self.save_hyperparameters()
-        self.root = Path(root)
-        self.splits = {"train": train_split, "val": val_split, "test": test_split}
-        self.options: dict[str, Any] = {
-            "split_by": split_by,
-            "image_dir": image_dir,
-            "skip_invalid": skip_invalid,
-            "check_level": check_level,
-        }
+        args = init_arguments(locals())
+        RefCOCOgDataModule.validate_init_args(args)
+        super().__init__(splits=split_arguments(args), **shared_arguments(args))
+        self.options: dict[str, Any] = {"split_by": split_by, "image_dir": image_dir}
 
     @classmethod
     def validate_init_args(cls, args: Mapping[str, Any]) -> None:
         """Raise :class:`~omni_r1.validation.ConfigError` for a refs variant or split the REFER release does not
         have (``umd``: train / val / test; ``google``: train / val), or a loader or check setting out of range."""
-        validate_root(args)
-        split_by = args.get("split_by")
-        require_choice("split_by", split_by, SPLITS_BY)
-        for key in ("train_split", "val_split", "test_split"):
-            require_choice(key, args.get(key), SPLITS_BY[split_by])
-        require_str("image_dir", args.get("image_dir"), note="the COCO images' folder, relative to root")
+        require_choice("split_by", args.get("split_by"), SPLITS_BY)  # first: it decides the split names
         super().validate_init_args(args)
-        validate_checks(args)
+        require_str("image_dir", args.get("image_dir"), note="the COCO images' folder, relative to root")
+
+    @classmethod
+    def split_choices(cls, name: str, args: Mapping[str, Any]) -> tuple[str, ...]:
+        return SPLITS_BY[args["split_by"]]
 
     def build(self, part: str) -> RefCOCOgDataset:
-        return RefCOCOgDataset(self.root, self.splits[part], part == "train", self.seed, **self.options)
+        train = part == "train"
+        return RefCOCOgDataset(self.root, self.splits[part], train, self.seed, **self.options, **self.checks)

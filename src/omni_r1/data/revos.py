@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
-from omni_r1.data.datamodule import prompt_loader, validate_checks, validate_loader_args, validate_root
+from omni_r1.data.datamodule import SplitDataModule, shared_arguments
 from omni_r1.data.decode import decode_rles_into, empty_for_transfer, read_clip_frames
 from omni_r1.data.integrity import (
     CheckLevel,
@@ -324,7 +323,7 @@ class ReVOSDataset(Dataset[VideoSample]):
         )
 
 
-class ReVOSDataModule(L.LightningDataModule):
+class ReVOSDataModule(SplitDataModule):
     """ReVOS as lists of :class:`VideoSample`: ``train`` split for fitting, ``valid`` for validation and test.
 
     Args:
@@ -361,27 +360,21 @@ class ReVOSDataModule(L.LightningDataModule):
         skip_invalid: bool = False,
         check_level: CheckLevel = "open",
     ) -> None:
-        ReVOSDataModule.validate_init_args(init_arguments(locals()))
-        super().__init__()
-        self.save_hyperparameters()
-        self.root = Path(root)
-        self.batch_size = batch_size
-        self.num_workers = num_workers
+        args = init_arguments(locals())
+        ReVOSDataModule.validate_init_args(args)
+        # Test and predict serve the validation split: the benchmark's labelled split is ``valid``.
+        super().__init__(splits={"train": "train", "val": "valid", "test": "valid"}, **shared_arguments(args))
         self.frames = {"min_frames": min_frames, "max_frames": max_frames}
         self.synthetic = synthetic
-        self.seed = seed
         self.type_ids = type_ids
         self.train_options = {"max_objects": max_objects, "per_video": per_video}
-        self.checks = {"skip_invalid": skip_invalid, "check_level": check_level}
-        self.datasets: dict[str, ReVOSDataset] = {}
         self._mask_dict: dict[str, list[dict[str, Any] | None]] | None = None
 
     @classmethod
     def validate_init_args(cls, args: Mapping[str, Any]) -> None:
         """Raise :class:`~omni_r1.validation.ConfigError` for a value that would fail in ``setup()`` or at the first
         training batch (``min_frames > max_frames``), or silently select nothing (``type_ids: []``)."""
-        validate_root(args)
-        validate_loader_args(args)
+        super().validate_init_args(args)
         validate_frame_range(args)
         require_bool("synthetic", args.get("synthetic"))
         type_ids = args.get("type_ids")
@@ -392,44 +385,29 @@ class ReVOSDataModule(L.LightningDataModule):
         )
         require(ok, "type_ids", type_ids, "must be a non-empty list of expression types (0 referring, 1 reasoning)")
         validate_expression_filters(args)
-        validate_checks(args)
 
     def prepare_data(self) -> None:
         if self.synthetic:
             ensure_synthetic("revos", self.root, seed=self.seed)
 
-    def _dataset(self, part: str) -> ReVOSDataset:
-        if part not in self.datasets:
-            train = part == "train"
-            require_paths("ReVOS", self.root, _index_files(self.root, "train" if train else "valid"), LAYOUT)
-            if self._mask_dict is None:
-                self._mask_dict = load_mask_dict(self.root)
-            self.datasets[part] = ReVOSDataset(
-                self.root,
-                "train" if train else "valid",
-                train,
-                seed=self.seed,
-                type_ids=self.type_ids,
-                mask_dict=self._mask_dict,
-                **self.frames,
-                **(self.train_options if train else {}),
-                **self.checks,
-            )
-        return self.datasets[part]
+    def dataset(self, part: str) -> Dataset[Any]:
+        """The dataset of ``part``; ``test`` is the validation dataset itself (built once)."""
+        return super().dataset("val" if part == "test" else part)
 
-    def setup(self, stage: str | None = None) -> None:
-        parts = {"fit": ("train", "val"), "validate": ("val",), "test": ("val",), "predict": ("val",)}
-        for part in parts.get(stage or "", ("train", "val")):
-            self._dataset(part)
-
-    def _loader(self, part: str, shuffle: bool) -> DataLoader:
-        return prompt_loader(self._dataset(part), self.batch_size, self.num_workers, self.seed, shuffle)
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
+    def build(self, part: str) -> ReVOSDataset:
+        train = part == "train"
+        split = self.splits[part]
+        require_paths("ReVOS", self.root, _index_files(self.root, split), LAYOUT)
+        if self._mask_dict is None:  # one mask_dict.json for every split (it is large): read once, shared
+            self._mask_dict = load_mask_dict(self.root)
+        return ReVOSDataset(
+            self.root,
+            split,
+            train,
+            seed=self.seed,
+            type_ids=self.type_ids,
+            mask_dict=self._mask_dict,
+            **self.frames,
+            **(self.train_options if train else {}),
+            **self.checks,
+        )

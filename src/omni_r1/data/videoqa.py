@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from omni_r1.data.datamodule import SplitDataModule, validate_checks, validate_root
+from omni_r1.data.datamodule import SplitDataModule, shared_arguments
 from omni_r1.data.integrity import (
     CheckLevel,
     FileKind,
@@ -393,10 +393,9 @@ class VideoQADataModule(SplitDataModule):
         skip_invalid: bool = False,
         check_level: CheckLevel = "open",
     ) -> None:
-        VideoQADataModule.validate_init_args(init_arguments(locals()))
-        super().__init__(batch_size, num_workers, seed)
-        self.save_hyperparameters()
-        self.root = Path(root)
+        args = init_arguments(locals())
+        VideoQADataModule.validate_init_args(args)
+        super().__init__(**shared_arguments(args))
         self.files = {"train": train_annotations, "val": test_annotations, "test": test_annotations}
         self.dataset_name = dataset_name
         self.options: dict[str, Any] = {
@@ -404,22 +403,18 @@ class VideoQADataModule(SplitDataModule):
             "max_frames": max_frames,
             "seed": seed,
             "max_audio_seconds": max_audio_seconds,
-            "skip_invalid": skip_invalid,
-            "check_level": check_level,
         }
 
     @classmethod
     def validate_init_args(cls, args: Mapping[str, Any]) -> None:
         """Raise :class:`~omni_r1.validation.ConfigError` for an empty file or dataset name, a frame range (the
         lower bound only matters with training questions), an audio cap, or a loader or check setting."""
-        validate_root(args)
+        super().validate_init_args(args)
         require_str("test_annotations", args.get("test_annotations"), note="a JSONL file relative to root")
         require_str("train_annotations", args.get("train_annotations"), optional=True)
         require_str("dataset_name", args.get("dataset_name"))
-        super().validate_init_args(args)
         validate_frame_range(args, train=args.get("train_annotations") is not None)
         validate_audio_cap(args)
-        validate_checks(args)
 
     def setup(self, stage: str | None = None) -> None:
         parts = ("train", "val") if stage == "fit" and self.files["train"] else ("test",)
@@ -435,4 +430,5 @@ class VideoQADataModule(SplitDataModule):
         annotations = self.files[part]
         if annotations is None:
             raise ValueError(f"{type(self).__name__}: no {part} annotations configured (set train_annotations)")
-        return VideoQADataset(self.root, annotations, self.dataset_name, train=part == "train", **self.options)
+        train = part == "train"
+        return VideoQADataset(self.root, annotations, self.dataset_name, train=train, **self.options, **self.checks)
