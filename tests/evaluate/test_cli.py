@@ -43,10 +43,21 @@ def test_revos_perfect_predictions(tmp_path: Path) -> None:
     args = ["score", "--benchmark", "revos", "--root", str(root), "--split", "valid"]
     assert main([*args, "--predictions", str(tmp_path / "pred"), "--output", str(out)]) == 0
     scores = json.loads(out.read_text())
-    assert scores == {s: {"J": 100.0, "F": 100.0, "JF": 100.0, "R": 100.0} for s in ("referring", "reason", "overall")}
+    perfect = {"J": 100.0, "F": 100.0, "JF": 100.0, "R": 100.0}
+    assert {s: {k: v for k, v in scores[s].items() if k != "A"} for s in scores} == {
+        s: perfect for s in ("referring", "reason", "overall")
+    }
+    # A as VISA's official script computes it: a perfect 0/255 prediction agrees with the 0/1 ground truth only off
+    # the target, so A is the mean background fraction (rounded per expression, then averaged per subset).
+    a = {0: [], 1: []}
+    for exp_id, exp in data.meta["valid"]["videos"]["video_001"]["expressions"].items():
+        target = expression_target(data, "valid", "video_001", exp_id)
+        a[exp["type_id"]].append(float(np.round(100 * np.mean(1 - target.mean(axis=(1, 2))), 2)))
+    assert scores["referring"]["A"] == pytest.approx(np.mean(a[0]), abs=1e-12) and scores["referring"]["A"] < 100
+    assert scores["reason"]["A"] == pytest.approx(np.mean(a[1]), abs=1e-12)
     with open(out.with_suffix(".csv"), newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert list(rows[0]) == ["video", "exp_id", "exp", "type_id", "J", "F", "JF", "R", "missing"]
+    assert list(rows[0]) == ["video", "exp_id", "exp", "type_id", "J", "F", "JF", "A", "R", "missing"]
     assert len(rows) == len(data.meta["valid"]["videos"]["video_001"]["expressions"])
     assert {r["missing"] for r in rows} == {"False"}
 

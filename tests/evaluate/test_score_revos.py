@@ -1,9 +1,11 @@
 """``score_revos`` on a synthetic ReVOS root: hand-computed JSON, and bit equality with a transcription of the
-official ``eval_revos.py`` (numpy, pycocotools, scipy in place of OpenCV) on perturbed predictions."""
+official ``eval_revos.py`` (numpy, pycocotools, scipy in place of OpenCV) on perturbed predictions, with and
+without type-2 ("nan") expressions."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +17,7 @@ from scipy.ndimage import binary_dilation
 from omni_r1.data.layout import DatasetFormatError
 from omni_r1.data.synthetic import build_revos, expression_target, write_revos
 from omni_r1.evaluate import score_predictions
+from omni_r1.evaluate.__main__ import main
 
 NUM_FRAMES, HEIGHT, WIDTH = 6, 64, 96
 
@@ -68,8 +71,18 @@ def test_hand_computed_summary(root: Path, truth: dict[str, np.ndarray], tmp_pat
         ("3", 100.0, 100.0, 100.0, False),
         ("4", 83.33, 83.33, 83.33, False),
     ]
+    # A (official): a 0/255 prediction agrees with the 0/1 ground truth only where both are 0, i.e. off the target
+    # for a perfect prediction (1 - |gt| / px per frame), everywhere for an empty one.
+    pixels = HEIGHT * WIDTH
+    background = {k: float(np.round(100 * np.mean(1 - v.sum(axis=(1, 2)) / pixels), 2)) for k, v in truth.items()}
+    block = truth["4"].sum(axis=(1, 2)) / pixels
+    block[0] = 4 / pixels  # frame 0: only the 2×2 block, where the target is absent
+    a4 = float(np.round(100 * np.mean(1 - block), 2))
+    assert [r["A"] for r in rows] == [background["0"], background["1"], 0.0, background["3"], a4]
     referring = {"J": (16.67 + 100 + 0) / 3, "F": (16.67 + 100 + 0) / 3, "R": (100 + 100 + 0) / 3}
     reason = {"J": (100 + 83.33) / 2, "F": (100 + 83.33) / 2, "R": (100 + 83.33) / 2}
+    referring["A"] = (background["0"] + background["1"] + 0) / 3
+    reason["A"] = (background["3"] + a4) / 2
     for subset, want in (("referring", referring), ("reason", reason)):
         want["JF"] = (want["J"] + want["F"]) / 2
         assert summary[subset] == pytest.approx(want, abs=1e-12)
@@ -115,6 +128,8 @@ def _f_measure(fg: np.ndarray, gt: np.ndarray) -> float:
 
 
 def official_eval_revos(root: Path, pred_root: Path) -> dict:
+    """VISA's ``tools/eval_revos.py`` with ``metrics.get_r2vos_accuracy`` for A. Type 2 (``is_nan``) is in none of
+    its means; its subset, built the same way, is added only when the meta file has such expressions."""
     exp_dict = json.loads((root / "meta_expressions_valid_.json").read_text())["videos"]
     mask_dict = json.loads((root / "mask_dict.json").read_text())
     foreground = json.loads((root / "mask_dict_foreground.json").read_text())
@@ -144,20 +159,24 @@ def official_eval_revos(root: Path, pred_root: Path) -> dict:
                 for i in range(n):
                     f[i] = _f_measure(pred[i], gt[i])
                 r = np.array([max(1 - ((1 - g) * p).sum() / (q.sum() + 1e-6), 0.0) for g, p, q in zip(gt, pred, fg)])
-                out[exp] = [j.mean(), f.mean(), r.mean(), vid["expressions"][exp]["type_id"]]
+                a = np.array([np.mean(g == p) for g, p in zip(gt, pred)])
+                out[(vid_name, exp)] = [j.mean(), f.mean(), a.mean(), r.mean(), vid["expressions"][exp]["type_id"]]
             except Exception:  # the official script scores any failure 0
-                out[exp] = [0.0, 0.0, 0.0, vid["expressions"][exp]["type_id"]]
+                out[(vid_name, exp)] = [0.0, 0.0, 0.0, 0.0, vid["expressions"][exp]["type_id"]]
     data = [
-        {"J": round(100 * j, 2), "F": round(100 * f, 2), "R": round(100 * r, 2), "type_id": t}
-        for j, f, r, t in out.values()
+        {"J": round(100 * j, 2), "F": round(100 * f, 2), "A": round(100 * a, 2), "R": round(100 * r, 2), "type_id": t}
+        for j, f, a, r, t in out.values()
     ]
+    subsets = (("referring", 0), ("reason", 1)) + ((("nan", 2),) if any(d["type_id"] == 2 for d in data) else ())
     results = {}
-    for name, type_id in (("referring", 0), ("reason", 1)):
+    for name, type_id in subsets:
         j = np.array([d["J"] for d in data if d["type_id"] == type_id]).mean()
         f = np.array([d["F"] for d in data if d["type_id"] == type_id]).mean()
+        a = np.array([d["A"] for d in data if d["type_id"] == type_id]).mean()
         r = np.array([d["R"] for d in data if d["type_id"] == type_id]).mean()
-        results[name] = {"J": j, "F": f, "R": r, "JF": (j + f) / 2}
-    results["overall"] = {k: (results["referring"][k] + results["reason"][k]) / 2 for k in ("J", "F", "R", "JF")}
+        results[name] = {"J": j, "F": f, "A": a, "R": r, "JF": (j + f) / 2}
+    keys = ("J", "F", "A", "R", "JF")
+    results["overall"] = {k: (results["referring"][k] + results["reason"][k]) / 2 for k in keys}
     return results
 
 
@@ -189,3 +208,55 @@ def test_missing_frame_makes_the_expression_missing(root: Path, truth: dict[str,
     (folder / "00003.png").unlink()
     _, rows = score_predictions("revos", root, "valid", tmp_path / "pred")
     assert rows[1]["missing"] and rows[1]["J"] == 0.0 and rows[1]["R"] == 0.0
+
+
+# ------------------------------------------------ type 2 ("nan") expressions ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def nan_root(root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The synthetic root plus two type-2 expressions in ``video_001``: one with no target ("5") and one with the
+    purple triangle's ("6", a copy of expression "1")."""
+    copy = Path(shutil.copytree(root, tmp_path_factory.mktemp("revos_nan") / "root"))
+    meta_path = copy / "meta_expressions_valid_.json"
+    meta = json.loads(meta_path.read_text())
+    expressions = meta["videos"]["video_001"]["expressions"]
+    expressions["5"] = {"exp": "the object nobody drew", "obj_id": [], "anno_id": [], "type_id": 2}
+    expressions["6"] = {**expressions["1"], "type_id": 2}
+    meta_path.write_text(json.dumps(meta))
+    return copy
+
+
+def test_type_2_expressions_scored_apart_as_visa(
+    nan_root: Path, root: Path, truth: dict[str, np.ndarray], tmp_path: Path
+) -> None:
+    """``evaluate score`` equals the transcription bit for bit, in every subset and A; the type-2 expressions get
+    rows of their own and change none of referring / reason / overall.
+
+    Hand check of "5" (no target): 4 false-positive pixels on frames 2 and 4, empty elsewhere → J = F = 4/6 → 66.67;
+    A official: (4 · 1 + 2 · (1 - 4/px)) / 6; "6" is a perfect copy of "1" → 100 / 100 / 100.
+    """
+    pred_root = tmp_path / "pred"
+    rng = np.random.default_rng(2)
+    ghosts = np.zeros_like(truth["1"])
+    ghosts[2, 10:12, 10:12] = ghosts[4, 30:32, 50:52] = True
+    shifted = np.roll(truth["0"], shift=(1, 2), axis=(1, 2)) ^ (rng.random(truth["0"].shape) < 0.01)
+    for exp_id, masks in (("0", shifted), ("1", truth["1"]), ("3", truth["3"]), ("5", ghosts), ("6", truth["1"])):
+        write_prediction(pred_root / "video_001" / exp_id, masks)  # "2" and "4" stay missing
+    out = tmp_path / "out" / "scores.json"
+    args = ["score", "--benchmark", "revos", "--root", str(nan_root), "--split", "valid", "--predictions"]
+    assert main([*args, str(pred_root), "--output", str(out)]) == 0
+    got = json.loads(out.read_text())
+    want = official_eval_revos(nan_root, pred_root)
+    assert set(got) == set(want) == {"referring", "reason", "overall", "nan"}
+    assert {s: {k: got[s][k] for k in want[s]} for s in want} == want
+
+    _, rows = score_predictions("revos", nan_root, "valid", pred_root)
+    nan_rows = {r["exp_id"]: r for r in rows if r["type_id"] == 2}
+    pixels = HEIGHT * WIDTH
+    assert (nan_rows["5"]["J"], nan_rows["5"]["F"]) == (66.67, 66.67)
+    assert nan_rows["5"]["A"] == float(np.round(100 * (4 + 2 * (1 - 4 / pixels)) / 6, 2))
+    assert (nan_rows["6"]["J"], nan_rows["6"]["F"], nan_rows["6"]["R"]) == (100.0, 100.0, 100.0)
+    assert got["nan"]["J"] == pytest.approx((66.67 + 100) / 2, abs=1e-12)
+    without, _ = score_predictions("revos", root, "valid", pred_root)  # the same root without "5" and "6"
+    assert {s: got[s] for s in ("referring", "reason", "overall")} == without

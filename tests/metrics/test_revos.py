@@ -9,7 +9,14 @@ import pytest
 import torch
 
 from omni_r1.metrics import ReVOSScore
-from omni_r1.metrics.functional import j_and_f, revos_aggregate, revos_expression, revos_percent, revos_robustness
+from omni_r1.metrics.functional import (
+    j_and_f,
+    revos_aggregate,
+    revos_expression,
+    revos_expression_accuracy,
+    revos_percent,
+    revos_robustness,
+)
 
 
 def frames(*masks: list[list[int]]) -> torch.Tensor:
@@ -112,7 +119,7 @@ def test_aggregate_empty_subset_is_nan() -> None:
 @pytest.mark.parametrize(
     ("call", "match"),
     [
-        (lambda: revos_aggregate([2], [1.0], [1.0], [1.0]), "type_id"),
+        (lambda: revos_aggregate([3], [1.0], [1.0], [1.0]), "type_id"),  # 2 is VISA's "nan" subset
         (lambda: revos_aggregate([0, 1], [1.0], [1.0], [1.0]), "one j, f, r"),
         (lambda: revos_robustness(torch.zeros(1, 2, 2), torch.zeros(1, 2, 2), torch.zeros(1, 2, 2)), "uint8"),
         (lambda: revos_robustness(*(torch.zeros(1, 2, 2, dtype=torch.bool),) * 3, mode="x"), "mode"),
@@ -132,7 +139,7 @@ def test_bad_input_raises(call, match: str) -> None:
 def test_class_equals_functional_aggregate_and_counts_missing_as_zero() -> None:
     rng = np.random.default_rng(0)
     metric = ReVOSScore(robustness="corrected")
-    type_ids, js, fs, rs = [], [], [], []
+    type_ids, js, fs, rs, accs = [], [], [], [], []
     for k in range(7):
         target = torch.from_numpy(rng.random((3, 12, 16)) < 0.3)
         pred = target ^ torch.from_numpy(rng.random((3, 12, 16)) < 0.05)
@@ -140,17 +147,19 @@ def test_class_equals_functional_aggregate_and_counts_missing_as_zero() -> None:
         type_id = k % 2
         if k == 4:
             metric.update(None, target, foreground, type_id)
-            j = f = r = 0.0
+            j = f = r = a = 0.0
         else:
             metric.update(pred, target, foreground, type_id)
             j, f, r = (v.item() for v in revos_expression(pred, target, foreground, "corrected"))
+            a = revos_expression_accuracy(pred, target).item()
         type_ids.append(type_id)
         js.append(j)
         fs.append(f)
         rs.append(r)
+        accs.append(a)
     got = metric.compute()
-    want = revos_aggregate(type_ids, js, fs, rs)
-    assert set(got) == {f"{s}/{k}" for s in ("referring", "reason", "overall") for k in ("J", "F", "JF", "R")}
+    want = revos_aggregate(type_ids, js, fs, rs, accs)
+    assert set(got) == {f"{s}/{k}" for s in ("referring", "reason", "overall") for k in ("J", "F", "JF", "A", "R")}
     for subset, scores in want.items():
         for key, value in scores.items():
             assert got[f"{subset}/{key}"].item() == pytest.approx(value, abs=1e-10)

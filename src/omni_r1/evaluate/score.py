@@ -22,7 +22,7 @@ from typing import Any
 
 from omni_r1.evaluate.refavs import score_refavs
 from omni_r1.evaluate.vos import score_mevis, score_revos
-from omni_r1.metrics.functional.revos import ROBUSTNESS_MODES
+from omni_r1.metrics.functional.revos import ACCURACY_MODES, ROBUSTNESS_MODES
 
 BENCHMARKS = ("revos", "mevis", "refavs")
 DEFAULT_SPLITS = {"revos": "valid", "mevis": "valid_u", "refavs": "test_s"}
@@ -37,6 +37,7 @@ def score_predictions(
     robustness: str = "official",
     workers: int = 1,
     exclude: Collection[tuple[str, str]] = (),
+    accuracy: str = "official",
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Score a prediction folder; returns the summary and the per-expression (or per-row) table.
 
@@ -49,11 +50,12 @@ def score_predictions(
         workers: processes scoring videos in parallel (ReVOS, MeViS; RefAVS scores in one process).
         exclude: ``(video, exp_id)`` (RefAVS: ``(video folder, uid)``) of prompts left out of the table and the
             means, neither scored nor counted missing: ``evaluate run`` passes those whose ground truth is broken.
+        accuracy: ReVOS pixel-accuracy mode of ``A``, ``"official"`` or ``"corrected"`` (ignored by the others).
     """
     if not Path(predictions).is_dir():
         raise FileNotFoundError(f"prediction folder not found: {predictions}")
     if benchmark == "revos":
-        return score_revos(root, split, predictions, robustness, workers, exclude)
+        return score_revos(root, split, predictions, robustness, workers, exclude, accuracy)
     if benchmark == "mevis":
         return score_mevis(root, split, predictions, workers, exclude)
     if benchmark == "refavs":
@@ -100,6 +102,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--robustness", default="official", choices=ROBUSTNESS_MODES, help="ReVOS robustness mode (default: official)"
     )
     parser.add_argument(
+        "--accuracy",
+        default="official",
+        choices=ACCURACY_MODES,
+        help="ReVOS pixel-accuracy (A) mode: official compares the stored 0/255 and 0/1 values (default: official)",
+    )
+    parser.add_argument(
         "--workers", type=int, default=1, help="processes scoring videos in parallel (ReVOS, MeViS; default 1)"
     )
     parser.set_defaults(handler=run)
@@ -109,7 +117,13 @@ def run(args: argparse.Namespace) -> int:
     """Run the ``score`` subcommand; returns the exit status."""
     split = args.split or DEFAULT_SPLITS[args.benchmark]
     summary, table = score_predictions(
-        args.benchmark, args.root, split, args.predictions, robustness=args.robustness, workers=args.workers
+        args.benchmark,
+        args.root,
+        split,
+        args.predictions,
+        robustness=args.robustness,
+        workers=args.workers,
+        accuracy=args.accuracy,
     )
     json_path, csv_path = write_scores(summary, table, args.output)
     missing = sum(bool(row["missing"]) for row in table)

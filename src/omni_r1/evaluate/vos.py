@@ -2,10 +2,11 @@
 
 Predictions are read from the official layout ``<predictions>/<video>/<exp_id>/<frame>.png`` (0/255 greyscale at
 the frame's original size, one file per frame listed in the meta file). As in the official scripts, an
-expression whose video folder or any frame file is missing scores 0 (J, F and R). Where the official scripts
+expression whose video folder or any frame file is missing scores 0 (J, F, A and R). Where the official scripts
 would also silently score 0 (a prediction of the wrong size, an ``anno_id`` absent from ``mask_dict.json``), the
 kit stops with an error naming the file: those are pipeline bugs, not missing predictions. Expressions without
-``type_id`` count as referring, as in the kit's ReVOS reader (the official script would stop on them). The official
+``type_id`` count as referring, as in the kit's ReVOS reader (the official script would stop on them); type 2
+(VISA's "nan") expressions are scored and listed but kept out of the official means (the ``nan`` subset). The official
 MeViS script scores a missing video folder 0 but crashes on a missing file inside an existing one; the kit scores
 both 0, like the ReVOS script.
 
@@ -33,7 +34,12 @@ from omni_r1.data.layout import DatasetFormatError, require_paths
 from omni_r1.evaluate.masks import read_sequence
 from omni_r1.metrics.functional.davis import j_and_f
 from omni_r1.metrics.functional.mevis import mevis_aggregate
-from omni_r1.metrics.functional.revos import revos_aggregate, revos_expression, revos_percent
+from omni_r1.metrics.functional.revos import (
+    revos_aggregate,
+    revos_expression,
+    revos_expression_accuracy,
+    revos_percent,
+)
 
 MaskDict = dict[str, list[Any]]
 
@@ -150,6 +156,7 @@ def score_revos(
     robustness: str = "official",
     workers: int = 1,
     exclude: Collection[tuple[str, str]] = (),
+    accuracy: str = "official",
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Score ``predictions`` against ReVOS ``split``.
 
@@ -161,10 +168,13 @@ def score_revos(
         workers: processes scoring videos in parallel (1: this process).
         exclude: ``(video, exp_id)`` of expressions left out of the table and the means (their ground truth is
             broken: they are neither scored nor counted missing).
+        accuracy: pixel-accuracy mode of ``A``, ``"official"`` (VISA's ``mean(gt == pred)`` on the stored 0/255
+            and 0/1 values) or ``"corrected"`` (foreground against foreground).
 
     Returns:
-        The summary ``{"referring" | "reason" | "overall": {"J", "F", "JF", "R"}}`` in percent, and one row per
-        expression (``video, exp_id, exp, type_id, J, F, JF, R, missing``; rounded percent as the official CSV).
+        The summary ``{"referring" | "reason" | "overall": {"J", "F", "JF", "A", "R"}}`` in percent, plus ``"nan"``
+        (same keys) when the split has type-2 expressions, and one row per expression (``video, exp_id, exp,
+        type_id, J, F, JF, A, R, missing``; rounded percent as the official CSV).
     """
     if split not in revos.SPLITS:
         raise ValueError(f"ReVOS split must be one of {revos.SPLITS}, got {split!r}")
@@ -176,10 +186,11 @@ def score_revos(
         "mask_dict": revos.load_mask_dict(root),
         "foreground": _Foreground(root),
         "robustness": robustness,
+        "accuracy": accuracy,
     }
     results = _per_video(_score_revos_video, items, workers, shared)
     rows: list[dict[str, Any]] = []
-    for item, (j, f, r, missing) in zip(items, results):
+    for item, (j, f, r, a, missing) in zip(items, results):
         rows.append(
             {
                 "video": item.video,
@@ -189,12 +200,13 @@ def score_revos(
                 "J": revos_percent(j),
                 "F": revos_percent(f),
                 "JF": revos_percent((j + f) / 2),
+                "A": revos_percent(a),
                 "R": revos_percent(r),
                 "missing": missing,
             }
         )
-    summary = revos_aggregate([item.type_id for item in items], *([result[k] for result in results] for k in range(3)))
-    return summary, rows
+    j, f, r, a = ([result[k] for result in results] for k in range(4))
+    return revos_aggregate([item.type_id for item in items], j, f, r, a), rows
 
 
 def _score_revos_video(
@@ -205,20 +217,22 @@ def _score_revos_video(
     mask_dict: MaskDict,
     foreground: _Foreground,
     robustness: str,
-) -> list[tuple[float, float, float, bool]]:
-    """``(j, f, r, missing)`` of each expression of one video."""
+    accuracy: str,
+) -> list[tuple[float, float, float, float, bool]]:
+    """``(j, f, r, a, missing)`` of each expression of one video."""
     scores = []
     for item in items:
         rles = _object_rles(item, mask_dict, root / "mask_dict.json")
         size = _frame_size(item, rles)
         pred = _prediction(item, predictions, size)
         if pred is None:
-            scores.append((0.0, 0.0, 0.0, True))
+            scores.append((0.0, 0.0, 0.0, 0.0, True))
             continue
         size = size or (pred.shape[-2], pred.shape[-1])
         fg = foreground(item.video, len(item.frames), size)
-        j, f, r = (v.item() for v in revos_expression(pred, _target(item, rles, size), fg, robustness))
-        scores.append((j, f, r, False))
+        target = _target(item, rles, size)
+        j, f, r = (v.item() for v in revos_expression(pred, target, fg, robustness))
+        scores.append((j, f, r, revos_expression_accuracy(pred, target, accuracy).item(), False))
     return scores
 
 

@@ -1,4 +1,4 @@
-"""ReVOS J, F, J&F and robustness R per subset as a torchmetrics ``Metric``."""
+"""ReVOS J, F, J&F, pixel accuracy A and robustness R per subset as a torchmetrics ``Metric``."""
 
 from __future__ import annotations
 
@@ -8,21 +8,38 @@ import torch
 from torch import Tensor
 from torchmetrics import Metric
 
-from omni_r1.metrics.functional.revos import ROBUSTNESS_MODES, SUBSETS, revos_expression, revos_percent
+from omni_r1.metrics.functional.revos import (
+    ACCURACY_MODES,
+    NAN_SUBSET,
+    NAN_TYPE,
+    ROBUSTNESS_MODES,
+    SUBSETS,
+    TYPE_IDS,
+    revos_expression,
+    revos_expression_accuracy,
+    revos_percent,
+)
+
+_SCORES = ("J", "F", "R", "A")  # columns of the state tensors
+_ROWS = {**SUBSETS, NAN_SUBSET: NAN_TYPE}  # subset name -> type_id
 
 
 class ReVOSScore(Metric):
     """The official ReVOS summary, accumulated one expression per ``update``.
 
-    Each expression's J, F and R are rounded to two decimals in percent before they are summed, as the official
-    script does, and the summary is the per-subset mean with ``overall`` the mean of the two subsets. The sums
-    are added in update order rather than with NumPy's pairwise summation, so a summary can differ from
-    :func:`~omni_r1.metrics.functional.revos.revos_aggregate` in the last bits (about 1e-13). Only sums and counts
-    are kept, so states reduce across processes with a plain sum.
+    Each expression's J, F, A and R are rounded to two decimals in percent before they are summed, as the official
+    script does, and the summary is the per-subset mean with ``overall`` the mean of the referring and reasoning
+    subsets. Type-2 expressions (VISA's ``is_nan``) are scored but kept out of those means; they are reported as
+    the ``nan`` subset once one was added. The sums are added in update order rather than with NumPy's pairwise
+    summation, so a summary can differ from :func:`~omni_r1.metrics.functional.revos.revos_aggregate` in the last
+    bits (about 1e-13). Only sums and counts are kept, so states reduce across processes with a plain sum.
 
     Args:
         robustness: ``"official"`` (false positives weigh 255, as published) or ``"corrected"``.
         bound_th: boundary tolerance of F.
+        accuracy: pixel-accuracy mode: ``"official"`` (the stored 0/255 prediction against the 0/1 ground truth,
+            as VISA's ``get_r2vos_accuracy`` on the published files) or ``"corrected"`` (foreground against
+            foreground).
         kwargs: forwarded to :class:`torchmetrics.Metric`.
     """
 
@@ -35,15 +52,21 @@ class ReVOSScore(Metric):
     sums: Tensor
     counts: Tensor
 
-    def __init__(self, robustness: str = "official", bound_th: float = 0.008, **kwargs: Any) -> None:
+    def __init__(
+        self, robustness: str = "official", bound_th: float = 0.008, accuracy: str = "official", **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         if robustness not in ROBUSTNESS_MODES:
             raise ValueError(f"robustness must be one of {ROBUSTNESS_MODES}, got {robustness!r}")
+        if accuracy not in ACCURACY_MODES:
+            raise ValueError(f"accuracy must be one of {ACCURACY_MODES}, got {accuracy!r}")
         self.robustness = robustness
         self.bound_th = bound_th
-        # Rows: referring, reason; columns: J, F, R (rounded percent).
-        self.add_state("sums", default=torch.zeros(2, 3, dtype=torch.float64), dist_reduce_fx="sum")
-        self.add_state("counts", default=torch.zeros(2, dtype=torch.long), dist_reduce_fx="sum")
+        self.accuracy = accuracy
+        # Rows: type_id 0, 1, 2; columns: J, F, R, A (rounded percent).
+        rows, columns = len(TYPE_IDS), len(_SCORES)
+        self.add_state("sums", default=torch.zeros(rows, columns, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("counts", default=torch.zeros(rows, dtype=torch.long), dist_reduce_fx="sum")
 
     def update(self, pred: Tensor | None, target: Tensor, foreground: Tensor, type_id: int) -> None:
         """Add one expression.
@@ -53,27 +76,32 @@ class ReVOSScore(Metric):
                 scores 0 as in the official script.
             target: ``(T, H, W)`` ground truth (bool, or the uint8 object count).
             foreground: ``(T, H, W)`` union of every annotated object of the video.
-            type_id: 0 referring, 1 reasoning.
+            type_id: 0 referring, 1 reasoning, 2 VISA's "nan" (scored, in no official mean).
         """
-        if type_id not in SUBSETS.values():
-            raise ValueError(f"type_id must be 0 (referring) or 1 (reasoning), got {type_id!r}")
+        if type_id not in TYPE_IDS:
+            raise ValueError(f"type_id must be 0 (referring), 1 (reasoning) or 2 (nan), got {type_id!r}")
         if pred is None:
-            scores = [0.0, 0.0, 0.0]
+            scores = [0.0] * len(_SCORES)
         else:
-            scores = [
-                revos_percent(v) for v in revos_expression(pred, target, foreground, self.robustness, self.bound_th)
-            ]
-        self.sums[type_id] += torch.tensor(scores, dtype=torch.float64, device=self.sums.device)
-        self.counts[type_id] += 1
+            j, f, r = revos_expression(pred, target, foreground, self.robustness, self.bound_th)
+            a = revos_expression_accuracy(pred, target, self.accuracy)
+            scores = [revos_percent(v) for v in (j, f, r, a)]
+        self.sums[TYPE_IDS.index(type_id)] += torch.tensor(scores, dtype=torch.float64, device=self.sums.device)
+        self.counts[TYPE_IDS.index(type_id)] += 1
 
     def compute(self) -> dict[str, Tensor]:
-        """``{"<subset>/<score>"}`` for subsets referring, reason, overall and scores J, F, JF, R (percent).
+        """``{"<subset>/<score>"}`` for subsets referring, reason, overall (and nan, once a type-2 expression was
+        added) and scores J, F, JF, A, R (percent).
 
         A subset without expressions is NaN, and so is ``overall`` then, as in the official script.
         """
-        means = self.sums / self.counts[:, None]  # (2, 3): NaN rows for empty subsets
+        means = self.sums / self.counts[:, None]  # (3, 4): NaN rows for empty subsets
         subsets: dict[str, dict[str, Tensor]] = {}
-        for name, (j, f, r) in zip(("referring", "reason"), means):
-            subsets[name] = {"J": j, "F": f, "JF": (j + f) / 2, "R": r}
-        subsets["overall"] = {k: (subsets["referring"][k] + subsets["reason"][k]) / 2 for k in ("J", "F", "JF", "R")}
+        for name, type_id in _ROWS.items():
+            j, f, r, a = means[TYPE_IDS.index(type_id)]
+            subsets[name] = {"J": j, "F": f, "JF": (j + f) / 2, "A": a, "R": r}
+        nan = subsets.pop(NAN_SUBSET)
+        subsets["overall"] = {k: (subsets["referring"][k] + subsets["reason"][k]) / 2 for k in subsets["referring"]}
+        if self.counts[TYPE_IDS.index(NAN_TYPE)] > 0:
+            subsets[NAN_SUBSET] = nan
         return {f"{name}/{key}": value for name, scores in subsets.items() for key, value in scores.items()}

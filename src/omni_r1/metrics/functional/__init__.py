@@ -31,8 +31,10 @@ from omni_r1.metrics.functional.refavs import (
     refavs_target,
 )
 from omni_r1.metrics.functional.revos import (
+    revos_accuracy,
     revos_aggregate,
     revos_expression,
+    revos_expression_accuracy,
     revos_percent,
     revos_robustness,
 )
@@ -60,8 +62,10 @@ __all__ = [
     "refavs_target",
     "region_and_boundary",
     "region_similarity",
+    "revos_accuracy",
     "revos_aggregate",
     "revos_expression",
+    "revos_expression_accuracy",
     "revos_percent",
     "revos_robustness",
 ]
