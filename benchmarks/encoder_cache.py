@@ -51,7 +51,7 @@ class LengthReward:
     """Completion length in characters / 100: a random policy's groups then never have equal rewards."""
 
     def __call__(self, completions: Sequence[str], sample: object, num_tokens: Tensor | None = None) -> object:
-        from omni_r1.rewards.records import RewardOutput
+        from omni_r1.rewards.output import RewardOutput
 
         value = torch.tensor([len(c) / 100.0 for c in completions])
         return RewardOutput(total=value, terms={"length_chars": value})
@@ -114,7 +114,7 @@ def build_module(cache: bool, max_new_tokens: int, max_pixels: int) -> object:
     """A ``GRPOModule`` on the tiny omni thinker, attached to a Trainer that owns its optimizer (no fit loop)."""
     import lightning as L
 
-    from omni_r1.grpo.module import GRPOModule
+    from omni_r1.training.grpo_module import GRPOModule
     from omni_r1.models.global_system import GlobalSystem, PixelBudget
 
     policy = GlobalSystem(

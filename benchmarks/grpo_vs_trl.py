@@ -67,7 +67,7 @@ class VowelReward:
         self.lengths: list[float] = []
 
     def __call__(self, completions: Sequence[str], sample: object, num_tokens: Tensor | None = None) -> object:
-        from omni_r1.rewards.records import RewardOutput
+        from omni_r1.rewards.output import RewardOutput
 
         if num_tokens is not None:
             self.lengths += [float(n) for n in num_tokens]
@@ -140,7 +140,7 @@ def build_ours(model_dir: Path, steps: int, baton: Baton, reward: VowelReward) -
     from torch.utils.data import DataLoader
 
     from omni_r1.data.types import collate_samples
-    from omni_r1.grpo.module import GRPOModule
+    from omni_r1.training.grpo_module import GRPOModule
     from omni_r1.models.text_policy import TextPolicy, TextSample
 
     class Turns(L.Callback):

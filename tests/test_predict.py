@@ -14,10 +14,10 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from omni_r1.detail.collaboration import DetailSystem
-from omni_r1.detail.segmenters import BoxSegmenter
+from omni_r1.detail.box_segmenter import BoxSegmenter
+from omni_r1.detail.system import DetailSystem
+from omni_r1.inference import collaborate
 from omni_r1.predict import answer_record, load_video, main, overlay, write_mp4
-from omni_r1.systems import collaborate
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 TINY = "model.init_args.policy.init_args.model_name_or_path=tiny://qwen2.5-omni"

@@ -9,10 +9,8 @@ from pathlib import Path
 import pytest
 
 from omni_r1.validation import (
-    MISSING,
     ConfigError,
     as_arguments,
-    configured,
     init_arguments,
     require_bool,
     require_device,
@@ -83,17 +81,6 @@ def test_nested_dataclass_values_are_checked_with_their_key_in_front() -> None:
     with pytest.raises(ConfigError, match=r"^budget\.low = -2"):
         validate_nested("budget", _Budget, _Budget(low=-2))  # a built dataclass is read field by field
     assert as_arguments(_Budget(low=3)) == {"low": 3, "names": ["a"]}
-
-
-def test_configured_reads_built_components_and_class_path_nodes() -> None:
-    from omni_r1.rewards.hierarchical import HierarchicalReward
-
-    node = {"class_path": "omni_r1.rewards.HierarchicalReward", "init_args": {"keyframe_mode": "interval"}}
-    assert configured(node, "keyframe_mode") == "interval"
-    assert configured(node, "max_keyframes") == 4  # the constructor's default
-    assert configured(HierarchicalReward(max_keyframes=2), "max_keyframes") == 2
-    assert configured(None, "max_keyframes") is MISSING
-    assert configured(object(), "max_keyframes") is MISSING
 
 
 def test_init_arguments_drop_self_and_the_class_cell() -> None:

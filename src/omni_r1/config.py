@@ -95,7 +95,7 @@ def section(config: dict[str, Any], *keys: str, source: str = "config") -> Any:
 
 
 def short_class(node: Any) -> str:
-    """The class name of a ``class_path`` node (``"omni_r1.grpo.module.GRPOModule"`` -> ``"GRPOModule"``)."""
+    """The class name of a ``class_path`` node (``"omni_r1.training.grpo_module.GRPOModule"`` -> ``"GRPOModule"``)."""
     if isinstance(node, dict) and isinstance(node.get("class_path"), str):
         return node["class_path"].rsplit(".", 1)[-1]
     if isinstance(node, str):

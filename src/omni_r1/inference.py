@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import copy
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +21,12 @@ from jsonargparse import ArgumentParser
 from PIL import Image
 from torch import Tensor
 
+from omni_r1.answer.handover import HandoverConfig, make_handover
 from omni_r1.checkpoint import load_checkpoint
 from omni_r1.config import init_args, instantiate_model, section
 from omni_r1.data.types import VideoSample
-from omni_r1.detail.collaboration import DetailSystem
 from omni_r1.detail.grounders import ReferenceGrounder
+from omni_r1.detail.system import DetailSystem
 from omni_r1.models.global_system import GlobalSystem
 
 GROUNDER_WEIGHTS = ("policy", "reference")
@@ -34,11 +35,13 @@ DEFAULT_MAX_NEW_TOKENS = 1024  # for modules without their own (SFT); the paper 
 
 @dataclass
 class Systems:
-    """The Global system, the Detail system bound to it, and the completion budget of S1's greedy answers."""
+    """The Global system, the Detail system bound to it, the completion budget of S1's greedy answers and the
+    hand-over setting (K0, keyframe mode) of the trained module."""
 
     policy: GlobalSystem
     detail: DetailSystem
     max_new_tokens: int
+    handover: HandoverConfig = field(default_factory=HandoverConfig)
 
 
 @dataclass
@@ -79,18 +82,23 @@ def answer(policy: GlobalSystem, samples: Sequence[VideoSample], max_new_tokens:
     return policy.generate(list(samples), num_generations=1, max_new_tokens=max_new_tokens, do_sample=False).texts
 
 
-def collaborate(detail: DetailSystem, sample: VideoSample, completion: str) -> Prediction:
-    """Hand ``completion`` over to the Detail system and track its boxes over every frame of ``sample``."""
+def collaborate(
+    detail: DetailSystem, sample: VideoSample, completion: str, handover: HandoverConfig | None = None
+) -> Prediction:
+    """Hand ``completion`` over to the Detail system and track its boxes over every frame of ``sample``.
+
+    ``handover`` is the trained module's setting (:attr:`Systems.handover`); ``None`` uses the default.
+    """
+    handed = make_handover(completion, sample, handover or HandoverConfig())
     grounding = copy.copy(detail)
     grounding.segmenter = None  # boxes only: a pass over the S1 clip would be thrown away for the full-length one
-    output = grounding.run(sample, [completion])[0]
-    handed = detail.keyframes(sample, completion)
+    output = grounding.run(sample, [handed])[0]
     masks = detail.segment_video(sample, [output])[0].cpu()
     original = sample.s1_indices.long().tolist()
     return Prediction(
         completion=completion,
         keyframes=[original[k] for k in output.keyframes],
-        descriptions=[k.description for k in handed],
+        descriptions=[k.description for k in handed.keyframes],
         boxes=[b.cpu() for b in output.boxes],
         masks=masks,
     )
@@ -172,7 +180,8 @@ def build_systems(
         if part is not None and hasattr(part, "to"):
             part.to(device)
     detail.bind(policy, frozen)
-    return Systems(policy, detail, int(getattr(module, "max_new_tokens", DEFAULT_MAX_NEW_TOKENS)))
+    max_new_tokens = int(getattr(module, "max_new_tokens", DEFAULT_MAX_NEW_TOKENS))
+    return Systems(policy, detail, max_new_tokens, getattr(module, "handover", None) or HandoverConfig())
 
 
 def write_masks(folder: Path, names: Sequence[str], masks: Tensor) -> None:

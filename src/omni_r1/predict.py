@@ -33,12 +33,12 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from omni_r1.config import resolved_config
+from omni_r1.data.frame_sampling import sample_s1_indices
 from omni_r1.data.io import read_audio
 from omni_r1.data.layout import DatasetFormatError
-from omni_r1.data.sampling import sample_s1_indices
 from omni_r1.data.types import VideoSample
 from omni_r1.data.video import grid_times
-from omni_r1.config import resolved_config
 from omni_r1.inference import (
     Prediction,
     add_system_arguments,
@@ -251,7 +251,7 @@ def main(args: list[str] | None = None) -> int:
     )
     with torch.no_grad():
         completion = answer(systems.policy, [video.sample], options.max_new_tokens or systems.max_new_tokens)[0]
-        prediction = collaborate(systems.detail, video.sample, completion)
+        prediction = collaborate(systems.detail, video.sample, completion, systems.handover)
     replace_outputs(output, previous, outputs)  # a previous, longer video's masks must not stay behind
     write_masks(output / "masks", video.sample.frame_names, prediction.masks)
     record = answer_record(video, prediction, Path(options.video))

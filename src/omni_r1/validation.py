@@ -173,31 +173,6 @@ def validate_nested(key: str, cls: type, value: Any) -> None:
         raise error.under(key) from None
 
 
-MISSING: Any = object()
-"""What :func:`configured` returns for an argument it cannot know."""
-
-
-def configured(component: Any, name: str) -> Any:
-    """The value of argument ``name`` of a component given either built or as a ``class_path`` node.
-
-    Cross-checks between components (the Detail system's K0 must equal the reward's) run on a parsed config,
-    where the parts are still ``{class_path, init_args}`` mappings, and in constructors, where they are objects.
-    Returns :data:`MISSING` when the component is ``None`` or does not have the argument.
-    """
-    if component is None:
-        return MISSING
-    if hasattr(component, "as_dict"):  # a jsonargparse Namespace
-        component = component.as_dict()
-    if isinstance(component, Mapping):
-        class_path = component.get("class_path")
-        init_args = _plain(component.get("init_args") or {})
-        if name in init_args:
-            return init_args[name]
-        cls = _resolve(class_path) if isinstance(class_path, str) else None
-        return _defaults(cls).get(name, MISSING) if cls is not None else MISSING
-    return getattr(component, name, MISSING)
-
-
 def _resolve(class_path: str) -> type | None:
     module, _, name = class_path.rpartition(".")
     if not module:

@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 
 from omni_r1.data.avhbench import AVHBenchDataModule
+from omni_r1.data.frame_sampling import sample_s1_indices
 from omni_r1.data.mevis import MeViSDataModule
 from omni_r1.data.mixture import MixtureDataModule
 from omni_r1.data.refavs import SPLITS as REFAVS_SPLITS
 from omni_r1.data.refavs import RefAVSDataModule
 from omni_r1.data.refcocog import RefCOCOgDataModule
 from omni_r1.data.revos import ReVOSDataModule
-from omni_r1.data.sampling import sample_s1_indices
 from omni_r1.data.synthetic import REFAVS_SPLITS as SYNTHETIC_REFAVS_SPLITS
 from omni_r1.data.videoqa import VideoQADataModule
 from omni_r1.validation import ConfigError, validate_tree

@@ -15,11 +15,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from omni_r1.data.frame_sampling import sample_s1_indices
 from omni_r1.data.io import decode_rle, read_audio, read_frames, read_mask_png
 from omni_r1.data.layout import DatasetFormatError, DatasetLayoutError
 from omni_r1.data.refavs import RefAVSDataModule, RefAVSDataset
 from omni_r1.data.revos import ReVOSDataModule, ReVOSDataset
-from omni_r1.data.sampling import sample_s1_indices
 from omni_r1.data.synthetic import SyntheticRefAVS, SyntheticReVOS, encode_rle
 from omni_r1.data.types import VideoSample
 

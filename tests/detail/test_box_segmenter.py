@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from omni_r1.data.boxes import masks_to_boxes_or_empty
 from omni_r1.detail import BoxPrompt, BoxSegmenter, box_mask
-from omni_r1.rewards.boxes import masks_to_boxes_or_empty
 
 
 def test_box_mask_by_hand() -> None:

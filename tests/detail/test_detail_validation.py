@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from omni_r1.detail.collaboration import DetailSystem
 from omni_r1.detail.grounders import HFGrounder, OracleGrounder, ReferenceGrounder
-from omni_r1.detail.prompts import GroundingPrompts
+from omni_r1.detail.grounding_prompts import GroundingPrompts
 from omni_r1.detail.sam2_segmenter import SAM2Segmenter
+from omni_r1.detail.system import DetailSystem
 from omni_r1.validation import ConfigError, validate_tree
 
-DETAIL = "omni_r1.detail.collaboration.DetailSystem"
+DETAIL = "omni_r1.detail.system.DetailSystem"
 REFERENCE = "omni_r1.detail.grounders.ReferenceGrounder"
 HF = "omni_r1.detail.grounders.HFGrounder"
 SAM2 = "omni_r1.detail.sam2_segmenter.SAM2Segmenter"
@@ -29,8 +29,6 @@ def _key(class_path: str, **init_args) -> str:
 @pytest.mark.parametrize(
     ("class_path", "init_args", "key"),
     [
-        (DETAIL, {"grounder": ORACLE, "max_keyframes": 0}, "max_keyframes"),
-        (DETAIL, {"grounder": ORACLE, "keyframe_mode": "middle"}, "keyframe_mode"),
         (DETAIL, {"grounder": ORACLE, "object_prompts": "per_frame"}, "object_prompts"),
         (DETAIL, {"grounder": ORACLE, "max_description_chars": 0}, "max_description_chars"),
         (DETAIL, {"grounder": None}, "grounder"),

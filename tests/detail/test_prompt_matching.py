@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from omni_r1.data.targets import ClipTargets
 from omni_r1.detail import BoxPrompt, per_box_prompts, per_object_prompts
-from omni_r1.rewards.targets import ClipTargets
 
 
 def targets() -> ClipTargets:

@@ -18,9 +18,9 @@ from PIL import Image
 from omni_r1.config import instantiate_model, resolved_config
 from omni_r1.data.synthetic import build_revos, encode_rle, write_refavs, write_revos
 from omni_r1.data.types import VideoSample
-from omni_r1.detail.collaboration import DetailSystem
+from omni_r1.detail.box_segmenter import BoxSegmenter
 from omni_r1.detail.grounders import OracleGrounder
-from omni_r1.detail.segmenters import BoxSegmenter
+from omni_r1.detail.system import DetailSystem
 from omni_r1.evaluate.__main__ import main
 from omni_r1.evaluate.errors import exit_status
 from omni_r1.evaluate.run import evaluate, evaluation_split
@@ -122,10 +122,10 @@ def test_refavs_sft_config_with_detail_yaml_and_limit(tmp_path: Path) -> None:
     )
     detail = write_yaml(
         tmp_path / "detail.yaml",
-        "detail:\n  class_path: omni_r1.detail.collaboration.DetailSystem\n  init_args:\n"
+        "detail:\n  class_path: omni_r1.detail.system.DetailSystem\n  init_args:\n"
         "    grounder:\n      class_path: omni_r1.detail.grounders.ReferenceGrounder\n"
         "      init_args:\n        max_new_tokens: 8\n"
-        "    segmenter:\n      class_path: omni_r1.detail.segmenters.BoxSegmenter\n",
+        "    segmenter:\n      class_path: omni_r1.detail.box_segmenter.BoxSegmenter\n",
     )
     out = tmp_path / "out"
     args = ["run", "--config", str(CONFIGS / "demo.yaml"), "--config", str(data), "--set", TINY]

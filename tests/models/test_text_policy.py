@@ -10,13 +10,14 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
+from omni_r1.callbacks.completions import CompletionsTableCallback
 from omni_r1.data.types import VideoSample, collate_samples
-from omni_r1.grpo.module import GRPOModule
+from omni_r1.models.decoding import in_nucleus, sample_next_token
 from omni_r1.models.loading import LoraConfig
-from omni_r1.models.sampling import in_nucleus, sample_next_token
 from omni_r1.models.text_policy import TextPolicy, TextSample
 from omni_r1.models.tiny import build_tiny_qwen2
-from omni_r1.rewards.records import RewardOutput
+from omni_r1.rewards.output import RewardOutput
+from omni_r1.training.grpo_module import GRPOModule
 
 PROMPTS = ["Count", "What is the colour of the sky in the middle of the day?"]  # different lengths: left padding
 
@@ -163,7 +164,7 @@ def test_prompts_use_the_chat_template_for_text_and_video_records(qwen2_dir):
         policy.generate([TextSample("hi")], top_p=0.0)
 
 
-def _fit_one_step(module: GRPOModule, prompts: list[str], root: Path) -> None:
+def _fit_one_step(module: GRPOModule, prompts: list[str], root: Path, callbacks: list | None = None) -> None:
     loader = DataLoader([TextSample(p, sample_id=str(i)) for i, p in enumerate(prompts)], collate_fn=collate_samples)
     trainer = L.Trainer(
         accelerator="cpu",
@@ -174,6 +175,7 @@ def _fit_one_step(module: GRPOModule, prompts: list[str], root: Path) -> None:
         enable_progress_bar=False,
         enable_model_summary=False,
         default_root_dir=str(root),
+        callbacks=callbacks,
     )
     trainer.fit(module, train_dataloaders=loader)
     assert trainer.global_step == 1
@@ -189,10 +191,9 @@ def test_grpo_step_through_lightning_changes_the_policy_not_the_reference(qwen2_
         num_generations=4,
         max_new_tokens=16,
         beta=0.04,
-        log_completions_every_n_steps=1,
     )
     before = {n: p.detach().clone() for n, p in policy.named_parameters()}
-    _fit_one_step(module, PROMPTS, tmp_path)
+    _fit_one_step(module, PROMPTS, tmp_path, callbacks=[CompletionsTableCallback(every_n_steps=1)])
     moved = [n for n, p in policy.named_parameters() if not torch.equal(p, before[n])]
     assert moved and "model.lm_head.weight" in moved
     for (name, ref), init in zip(module.reference.frozen.named_parameters(), before.values()):

@@ -134,7 +134,7 @@ def test_sam2_segmenter_found_anywhere_in_the_model_section() -> None:
         "class_path": "omni_r1.detail.sam2_segmenter.SAM2Segmenter",
         "init_args": {"config": "configs/sam2.1/sam2.1_hiera_l.yaml", "image_size": 512},
     }
-    detail = {"class_path": "omni_r1.detail.collaboration.DetailSystem", "init_args": {"segmenter": segmenter}}
+    detail = {"class_path": "omni_r1.detail.system.DetailSystem", "init_args": {"segmenter": segmenter}}
     settings = run_settings(_config({"detail": detail}))
     assert settings.sam2 is not None and settings.sam2.size == "l" and settings.sam2.image_size == 512
     assert settings.sam2.objects == 2 * 4 * 3  # G x K0 x objects per keyframe

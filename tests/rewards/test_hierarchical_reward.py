@@ -9,6 +9,7 @@ from collections.abc import Callable
 import pytest
 import torch
 
+from omni_r1.answer.handover import HandoverConfig, make_handovers
 from omni_r1.data.types import VideoSample
 from omni_r1.rewards import ClipTargets, DetailOutput, HierarchicalReward, RewardWeights
 
@@ -67,11 +68,15 @@ def test_weights_from_mapping_and_without_a_segmenter(make_sample: Callable[...,
 
 def test_interval_mode_changes_the_handover(make_sample: Callable[..., VideoSample]) -> None:
     text = f"<answer>{json.dumps({'start_time': '00:00.00', 'end_time': '00:01.00', 'description': 'a'})}</answer>"
-    reward = HierarchicalReward({"box": 0, "mask": 0}, keyframe_mode="interval")
-    out = reward([text], make_sample())
+    reward = HierarchicalReward({"box": 0, "mask": 0})
+    sample = make_sample()
+    handovers = make_handovers([text], sample, HandoverConfig(keyframe_mode="interval"))
+    out = reward([text], sample, handovers=handovers)
     torch.testing.assert_close(out.terms["num"], torch.tensor([0.4 * 3]))
     torch.testing.assert_close(out.terms["div"], torch.tensor([-0.2 * 2]))
-    assert reward.selections([text], num_frames=6)[0].indices == [0, 1, 2]
+    assert handovers[0].indices == [0, 1, 2]
+    start = reward([text], sample)  # no hand-overs given: the default setting (one frame per moment)
+    torch.testing.assert_close(start.terms["num"], torch.tensor([0.4]))
 
 
 def test_missing_inputs_are_errors_when_weighted(make_sample: Callable[..., VideoSample]) -> None:
@@ -126,9 +131,9 @@ def test_grounding_rescales_the_ground_truth(make_sample: Callable[..., VideoSam
 
 def test_configuration_errors(make_sample: Callable[..., VideoSample]) -> None:
     with pytest.raises(ValueError, match="keyframe_mode"):
-        HierarchicalReward(keyframe_mode="end")
+        HandoverConfig(keyframe_mode="end")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="max_keyframes"):
-        HierarchicalReward(max_keyframes=0)
+        HandoverConfig(max_keyframes=0)
     with pytest.raises(ValueError, match="unknown reward terms"):
         HierarchicalReward({"alpha_g": 2.0})
     with pytest.raises(ValueError, match="finite"):

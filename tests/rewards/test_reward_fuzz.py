@@ -167,7 +167,7 @@ def check_completion(text: str, pred_boxes: list[tuple[float, ...]]) -> None:
 
 
 def check_hierarchical(text: str, pred_boxes: list[tuple[float, ...]]) -> None:
-    (selection,) = REWARD.selections([text], num_frames=6)
+    selection = select_keyframes(parse_answer(text), 6)
     detail = DetailOutput(
         keyframes=selection.indices,
         boxes=[torch.tensor(pred_boxes, dtype=torch.float64).reshape(-1, 4)] * len(selection.indices),

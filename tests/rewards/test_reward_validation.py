@@ -20,8 +20,6 @@ REWARD = "omni_r1.rewards.HierarchicalReward"
         ({"weights": {"format": math.nan}}, "weights.format"),
         ({"weights": {"alpha_g": 2.0}}, "weights.alpha_g"),
         ({"weights": {"sal": "high"}}, "weights.sal"),
-        ({"max_keyframes": 0}, "max_keyframes"),
-        ({"keyframe_mode": "end"}, "keyframe_mode"),
         ({"length_min_tokens": -1}, "length_min_tokens"),
         ({"length_min_tokens": 800, "length_max_tokens": 750}, "length_max_tokens"),
         ({"length_accuracy_threshold": math.inf}, "length_accuracy_threshold"),

@@ -7,6 +7,7 @@ import json
 import pytest
 import torch
 
+from omni_r1.answer.keyframes import KeyframeSelection
 from omni_r1.rewards import (
     ClipTargets,
     ParsedAnswer,
@@ -22,7 +23,6 @@ from omni_r1.rewards import (
     structure_reward,
     structure_reward_batch,
 )
-from omni_r1.rewards.keyframes import KeyframeSelection
 
 
 def moment(start: str, end: str, description: str = "x") -> str:

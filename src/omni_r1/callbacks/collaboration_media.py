@@ -16,8 +16,8 @@ from torch import Tensor
 from torchvision.io import write_png
 from torchvision.utils import draw_bounding_boxes, draw_segmentation_masks
 
+from omni_r1.answer.outputs import DetailOutput
 from omni_r1.data.types import VideoSample
-from omni_r1.rewards.records import DetailOutput
 
 
 def draw_panel(frame: Tensor, boxes: Tensor, mask: Tensor | None, gt: Tensor | None) -> Tensor:

@@ -17,7 +17,7 @@ _EXPORTS = {
     "write_refavs": "omni_r1.data.synthetic",
     "write_revos": "omni_r1.data.synthetic",
     "ensure_synthetic": "omni_r1.data.synthetic",
-    "sample_s1_indices": "omni_r1.data.sampling",
+    "sample_s1_indices": "omni_r1.data.frame_sampling",
     "QASample": "omni_r1.data.records",
     "MeViSDataset": "omni_r1.data.mevis",
     "MeViSDataModule": "omni_r1.data.mevis",

@@ -1,7 +1,7 @@
 """Decoding the S1 clip of an ``.mp4`` (or any FFmpeg-readable video) with torchcodec.
 
 S1 sees a video at 2 fps: the video is put on a grid of timestamps ``k / fps`` (``k < floor(duration * fps)``),
-then :func:`~omni_r1.data.sampling.sample_s1_indices` picks the clip from the grid exactly as it does for JPEG
+then :func:`~omni_r1.data.frame_sampling.sample_s1_indices` picks the clip from the grid exactly as it does for JPEG
 folders (training: ``f ~ U[min, max]`` linspace-spaced and padded to even; evaluation: at most ``max_frames``).
 Only the picked frames are decoded, so an hour-long Video-MME video costs 24 seeks, not 90,000 frames.
 """
@@ -15,8 +15,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from omni_r1.data.frame_sampling import sample_s1_indices
 from omni_r1.data.layout import DatasetFormatError
-from omni_r1.data.sampling import sample_s1_indices
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ import torch
 from torch.utils.data import Dataset
 
 from omni_r1.data.datamodule import SplitDataModule, shared_arguments
+from omni_r1.data.frame_sampling import sample_s1_indices, validate_frame_range
 from omni_r1.data.integrity import (
     CheckLevel,
     FileKind,
@@ -47,7 +48,6 @@ from omni_r1.data.integrity import (
 from omni_r1.data.io import read_audio, read_frames
 from omni_r1.data.layout import DatasetFormatError, require_paths
 from omni_r1.data.records import LETTERS, QASample, empty_indices
-from omni_r1.data.sampling import sample_s1_indices, validate_frame_range
 from omni_r1.data.video import clip_times, grid_times, probe_video, read_video_frames
 from omni_r1.validation import init_arguments, require_number, require_str
 
@@ -212,7 +212,7 @@ class QADataset(Dataset[QASample]):
         root: dataset root (for reports).
         split: split name (for reports).
         dataset_name: value of ``QASample.dataset``.
-        train: draw a random S1 clip length per access (see :mod:`omni_r1.data.sampling`) or take the fixed one.
+        train: draw a random S1 clip length per access (see :mod:`omni_r1.data.frame_sampling`) or take the fixed one.
         min_frames: lower bound of the training clip length draw.
         max_frames: upper bound of the training draw and evaluation cap of S1 frames.
         seed: seed of the training clip draws.

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from omni_r1.detail.box_parsing import parse_bbox_2d, rescale_boxes
-from omni_r1.detail.collaboration import DetailSystem
+from omni_r1.detail.box_segmenter import BoxSegmenter, box_mask
 from omni_r1.detail.grounders import HFGrounder, OracleGrounder, ReferenceGrounder
+from omni_r1.detail.grounding_prompts import GroundingPrompts
 from omni_r1.detail.matching import per_box_prompts, per_object_prompts
-from omni_r1.detail.prompts import GroundingPrompts
 from omni_r1.detail.protocols import BoxPrompt, Grounder, Segmenter
 from omni_r1.detail.sam2_segmenter import SAM2Segmenter, SegmentStats
-from omni_r1.detail.segmenters import BoxSegmenter, box_mask
+from omni_r1.detail.system import DetailSystem
 from omni_r1.detail.vlm_grounding import S2_PIXELS
 
 __all__ = [

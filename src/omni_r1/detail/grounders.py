@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from omni_r1.detail.box_parsing import MAX_BOXES
-from omni_r1.detail.prompts import GroundingPrompts
+from omni_r1.detail.grounding_prompts import GroundingPrompts
 from omni_r1.detail.vlm_grounding import (
     S2_PIXELS,
     GroundingText,

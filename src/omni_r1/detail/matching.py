@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from scipy.optimize import linear_sum_assignment
 from torch import Tensor
 
+from omni_r1.data.boxes import as_boxes, box_iou_matrix
+from omni_r1.data.targets import ClipTargets
 from omni_r1.detail.protocols import BoxPrompt
-from omni_r1.rewards.boxes import as_boxes, box_iou_matrix
-from omni_r1.rewards.targets import ClipTargets
 
 
 def _box(row: Tensor) -> tuple[float, float, float, float]:

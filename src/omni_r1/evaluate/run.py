@@ -247,7 +247,7 @@ def predict_split(
             for sample, completion in zip(samples, completions):
                 folder = output / "predictions" / sample.video_id / sample.exp_id
                 try:
-                    prediction = collaborate(systems.detail, sample, completion)
+                    prediction = collaborate(systems.detail, sample, completion, systems.handover)
                     write_masks(folder, sample.frame_names, prediction.masks)
                     rows.append(prediction.record(sample))
                 except Exception as error:

@@ -1,4 +1,4 @@
-"""Training modules (SFT, GRPO) and the GRPO maths (grouped advantages, policy loss)."""
+"""The GRPO maths: grouped advantages and the per-token policy loss (used by ``omni_r1.training``)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "SFTModule": "omni_r1.grpo.sft",
     "group_advantages": "omni_r1.grpo.advantages",
     "policy_loss": "omni_r1.grpo.loss",
 }

@@ -29,8 +29,8 @@ from omni_r1.models.loading import (
 )
 from omni_r1.models.media import encode_media, unwrap_thinker
 from omni_r1.models.policy import SamplingPolicy, Step
+from omni_r1.models.prompts import PromptBuilder
 from omni_r1.models.rollouts import PromptBatch, Rollouts
-from omni_r1.prompts import PromptBuilder
 from omni_r1.validation import (
     as_arguments,
     init_arguments,

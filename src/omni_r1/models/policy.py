@@ -1,7 +1,7 @@
 """What every policy of the GRPO engine shares: grouped sampling, and LoRA adapters switched off for the reference.
 
 A policy encodes prompts into a :class:`~omni_r1.models.rollouts.PromptBatch`, samples ``G`` completions per
-prompt and scores sampled tokens. Sampling runs the prefill-once loop of :mod:`omni_r1.models.sampling` by
+prompt and scores sampled tokens. Sampling runs the prefill-once loop of :mod:`omni_r1.models.decoding` by
 default, or ``transformers``' ``generate`` (``hf_generate``); a subclass says what either one feeds its model.
 """
 
@@ -14,8 +14,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from omni_r1.models.decoding import decode_with_cache
 from omni_r1.models.rollouts import PromptBatch, Rollouts, make_rollouts, selective_log_softmax, token_entropy
-from omni_r1.models.sampling import decode_with_cache
 
 # One decoding step: the tokens sampled at step i go in, the next position's (N, V) logits come out.
 Step = Callable[[Tensor, int], Tensor]

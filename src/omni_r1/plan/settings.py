@@ -257,7 +257,7 @@ def run_settings(
         quantization = None
     lora = _dataclass(LoraConfig, pargs.get("lora"))
     optimizer, states, state_bytes = _optimizer(margs.get("optimizer"))
-    max_keyframes = int(init_args(margs.get("reward")).get("max_keyframes", 4))
+    max_keyframes = int((margs.get("handover") or {}).get("max_keyframes", 4))
     objects = generations * max_keyframes * int(init_args(data).get("max_objects") or DEFAULT_OBJECTS)
     clip_frames = max(shape.video_frames, shape.images)
     return RunSettings(

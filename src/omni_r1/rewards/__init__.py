@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from omni_r1.rewards.boxes import box_iou, box_iou_matrix, masks_to_boxes_or_empty, matched_ious
+from omni_r1.answer.keyframes import (
+    Keyframe,
+    KeyframeSelection,
+    keyframes_from_answer,
+    select_keyframes,
+    time_to_frame,
+)
+from omni_r1.answer.outputs import DetailOutput
+from omni_r1.answer.parse import ParsedAnswer, Segment, first_answer_block, parse_answer, parse_timestamp
+from omni_r1.data.boxes import box_iou, box_iou_matrix, masks_to_boxes_or_empty, matched_ious
+from omni_r1.data.targets import ClipTargets
 from omni_r1.rewards.format import format_reward, format_reward_batch, matches_think_answer
 from omni_r1.rewards.grounding import (
     box_matching_reward,
@@ -19,20 +29,11 @@ from omni_r1.rewards.keyframe_quality import (
     saliency_reward,
     saliency_reward_batch,
 )
-from omni_r1.rewards.keyframes import (
-    Keyframe,
-    KeyframeSelection,
-    keyframes_from_answer,
-    select_keyframes,
-    time_to_frame,
-)
 from omni_r1.rewards.length import length_bonus, length_bonus_batch
 from omni_r1.rewards.mask import mask_reward, mask_reward_batch
-from omni_r1.rewards.parse import ParsedAnswer, Segment, first_answer_block, parse_answer, parse_timestamp
-from omni_r1.rewards.records import DetailOutput, RewardOutput
+from omni_r1.rewards.output import RewardOutput
 from omni_r1.rewards.refcocog import GroundingAnswer, parse_grounding_answer, refcocog_reward, refcocog_reward_batch
 from omni_r1.rewards.structure import structure_reward, structure_reward_batch
-from omni_r1.rewards.targets import ClipTargets
 from omni_r1.rewards.weights import RewardWeights
 
 __all__ = [

@@ -20,8 +20,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from omni_r1.rewards.boxes import BoxesLike, BoxLike, as_boxes, box_iou, masks_to_boxes_or_empty, matched_ious
-from omni_r1.rewards.targets import ClipTargets
+from omni_r1.data.boxes import BoxesLike, BoxLike, as_boxes, box_iou, masks_to_boxes_or_empty, matched_ious
+from omni_r1.data.targets import ClipTargets
 
 EXTRA_BOX_PENALTY = 0.5
 

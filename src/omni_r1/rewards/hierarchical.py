@@ -27,26 +27,26 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from omni_r1.answer.handover import Handover, HandoverConfig, make_handovers
+from omni_r1.answer.outputs import DetailOutput
+from omni_r1.answer.parse import first_answer_block
+from omni_r1.data.boxes import as_boxes, masks_to_boxes_or_empty
+from omni_r1.data.targets import ClipTargets
 from omni_r1.data.types import VideoSample
-from omni_r1.rewards.boxes import as_boxes, masks_to_boxes_or_empty
 from omni_r1.rewards.format import format_reward_batch
 from omni_r1.rewards.grounding import box_matching_reward_batch, refavs_box_reward
 from omni_r1.rewards.keyframe_quality import div_reward_batch, num_reward_batch, saliency_reward_batch
-from omni_r1.rewards.keyframes import KEYFRAME_MODES, KeyframeMode, KeyframeSelection, select_keyframes
 from omni_r1.rewards.length import length_bonus_batch
 from omni_r1.rewards.mask import mask_reward
-from omni_r1.rewards.parse import first_answer_block, parse_answer
-from omni_r1.rewards.records import DetailOutput, RewardOutput
+from omni_r1.rewards.output import RewardOutput
 from omni_r1.rewards.refcocog import refcocog_reward_batch
 from omni_r1.rewards.structure import structure_reward_batch
-from omni_r1.rewards.targets import ClipTargets
 from omni_r1.rewards.weights import RewardWeights
 from omni_r1.validation import (
     ConfigError,
     as_arguments,
     init_arguments,
     require,
-    require_choice,
     require_int,
     require_number,
 )
@@ -68,8 +68,6 @@ class HierarchicalReward:
     Args:
         weights: a :class:`RewardWeights`, a ``{term: weight}`` mapping, or ``None`` for the defaults. Weights are
             finite and ``>= 0`` (``length`` may be negative: a length penalty).
-        max_keyframes: K0, the most keyframes handed over (and R_num's turning point).
-        keyframe_mode: ``"start"`` (one frame per segment) or ``"interval"`` (every frame of each segment).
         length_min_tokens: shortest completion earning the length bonus.
         length_max_tokens: longest completion earning the length bonus.
         length_accuracy_threshold: accuracy a completion must exceed to earn the length bonus.
@@ -78,8 +76,6 @@ class HierarchicalReward:
     def __init__(
         self,
         weights: RewardWeights | Mapping[str, float] | None = None,
-        max_keyframes: int = 4,
-        keyframe_mode: KeyframeMode = "start",
         length_min_tokens: int = 320,
         length_max_tokens: int = 750,
         length_accuracy_threshold: float = 0.1,
@@ -90,8 +86,6 @@ class HierarchicalReward:
         elif not isinstance(weights, RewardWeights):
             weights = RewardWeights.from_mapping(weights)
         self.weights = weights
-        self.max_keyframes = max_keyframes
-        self.keyframe_mode = keyframe_mode
         self.length_min_tokens = length_min_tokens
         self.length_max_tokens = length_max_tokens
         self.length_accuracy_threshold = length_accuracy_threshold
@@ -99,7 +93,7 @@ class HierarchicalReward:
     @classmethod
     def validate_init_args(cls, args: Mapping[str, Any]) -> None:
         """Raise :class:`~omni_r1.validation.ConfigError` for an unknown term, a weight that is not finite (or
-        negative where the term is a score), K0, the keyframe mode or a length-bonus range."""
+        negative where the term is a score) or a length-bonus range."""
         weights = args.get("weights")
         table = as_arguments(weights) if weights is not None else {}
         require(table is not None, "weights", weights, "must be a {term: weight} mapping or null")
@@ -111,21 +105,12 @@ class HierarchicalReward:
             minimum = None if name in SIGNED_TERMS else 0
             require_number(f"weights.{name}", value, minimum=minimum)
             require(math.isfinite(value), f"weights.{name}", value, "must be finite")
-        require_int("max_keyframes", args.get("max_keyframes"), minimum=1)
-        require_choice("keyframe_mode", args.get("keyframe_mode"), KEYFRAME_MODES)
         shortest = args.get("length_min_tokens")
         require_int("length_min_tokens", shortest, minimum=0)
         require_int("length_max_tokens", args.get("length_max_tokens"), minimum=shortest, note="length_min_tokens")
         threshold = args.get("length_accuracy_threshold")
         require_number("length_accuracy_threshold", threshold)
         require(math.isfinite(threshold), "length_accuracy_threshold", threshold, "must be finite")
-
-    def selections(self, completions: Sequence[str], num_frames: int, fps: float = 2.0) -> list[KeyframeSelection]:
-        """The keyframe hand-over of each completion with this reward's K0 and mode."""
-        return [
-            select_keyframes(parse_answer(text), num_frames, fps, self.max_keyframes, self.keyframe_mode)
-            for text in completions
-        ]
 
     def __call__(
         self,
@@ -134,6 +119,7 @@ class HierarchicalReward:
         details: Sequence[DetailOutput] | None = None,
         num_tokens: Sequence[int] | Tensor | None = None,
         image_hw: tuple[int, int] | None = None,
+        handovers: Sequence[Handover] | None = None,
     ) -> RewardOutput:
         """Rewards of the G completions of ``sample``.
 
@@ -144,6 +130,9 @@ class HierarchicalReward:
             num_tokens: completion lengths in tokens for the length bonus, or ``None``.
             image_hw: ``(h, w)`` of the image a grounding completion's coordinates refer to; the ground-truth
                 box is rescaled to it (``None``: original resolution).
+            handovers: one :class:`~omni_r1.answer.handover.Handover` per completion, the same the Detail system
+                ran on (the GRPO step makes them once); ``None`` makes them here with the default
+                :class:`~omni_r1.answer.handover.HandoverConfig` (K0 = 4, ``start``).
 
         Raises:
             ValueError: an unknown task, mismatched lengths, or a weighted term whose inputs are missing.
@@ -154,10 +143,14 @@ class HierarchicalReward:
             )
         if details is not None and len(details) != len(completions):
             raise ValueError(f"{len(details)} detail outputs for {len(completions)} completions")
+        if handovers is not None and len(handovers) != len(completions):
+            raise ValueError(f"{len(handovers)} hand-overs for {len(completions)} completions")
         targets = ClipTargets.from_sample(sample)
         terms = {"format": format_reward_batch(completions)}
         if sample.task == "vos":
-            terms.update(self._vos_terms(completions, targets, details))
+            if handovers is None:
+                handovers = make_handovers(completions, sample, HandoverConfig())
+            terms.update(self._vos_terms(handovers, targets, details))
         elif sample.task == "avs":
             terms.update(self._avs_terms(completions, targets, details))
         else:
@@ -189,15 +182,11 @@ class HierarchicalReward:
         return available
 
     def _vos_terms(
-        self, completions: Sequence[str], targets: ClipTargets, details: Sequence[DetailOutput] | None
+        self, handovers: Sequence[Handover], targets: ClipTargets, details: Sequence[DetailOutput] | None
     ) -> dict[str, Tensor]:
-        parsed = [parse_answer(text) for text in completions]
-        selections = [
-            select_keyframes(answer, targets.num_frames, targets.fps, self.max_keyframes, self.keyframe_mode)
-            for answer in parsed
-        ]
+        selections = [handover.selection for handover in handovers]
         terms = {
-            "structure": structure_reward_batch(parsed, targets.presence, targets.fps),
+            "structure": structure_reward_batch([h.parsed for h in handovers], targets.presence, targets.fps),
             "num": num_reward_batch(selections),
             "div": div_reward_batch(selections),
             "sal": saliency_reward_batch([selection.indices for selection in selections], targets.union_area),

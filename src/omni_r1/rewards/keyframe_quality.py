@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from omni_r1.rewards.keyframes import KeyframeSelection
+from omni_r1.answer.keyframes import KeyframeSelection
 
 FRAME_REWARD = 0.4
 LENGTH_PENALTY = 0.2

@@ -31,8 +31,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from omni_r1.rewards.boxes import BoxLike, as_box, box_iou
-from omni_r1.rewards.parse import first_answer_block, iter_json_values, json_objects
+from omni_r1.answer.parse import first_answer_block, iter_json_values, json_objects
+from omni_r1.data.boxes import BoxLike, as_box, box_iou
 
 Point = tuple[float, ...]
 REFCOCOG_MAX = 4.4

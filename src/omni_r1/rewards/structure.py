@@ -17,8 +17,8 @@ from itertools import accumulate
 import torch
 from torch import Tensor
 
-from omni_r1.rewards.keyframes import time_to_frame
-from omni_r1.rewards.parse import ParsedAnswer
+from omni_r1.answer.keyframes import time_to_frame
+from omni_r1.answer.parse import ParsedAnswer
 
 OBJECT_REWARD = 0.2
 ELEMENT_REWARD = 0.2

@@ -10,6 +10,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from omni_r1.answer.timestamps import format_timestamp
+
 VOS_TEMPLATE = (
     'This video lasts {duration:.1f} seconds. Instruction: "{query}". The instruction may describe how objects '
     "move or change over time. Find the object(s) it refers to. Select up to 4 moments, spread over the whole "
@@ -32,13 +34,6 @@ GROUNDING_TEMPLATE = (
     'Locate "{query}" in the image. First reason inside <think></think>, then give its bounding box in pixel '
     'coordinates of this image inside <answer></answer> as JSON {{"bbox_2d": [x1, y1, x2, y2]}}.'
 )
-
-
-def format_timestamp(seconds: float) -> str:
-    """Seconds → ``mm:ss.ff``, the timestamp format of the paper's answers."""
-    seconds = max(0.0, float(seconds))
-    minutes = int(seconds // 60)
-    return f"{minutes:02d}:{seconds - 60 * minutes:05.2f}"
 
 
 @dataclass

@@ -6,9 +6,9 @@ import lightning as L
 import pytest
 import torch
 
-from omni_r1.grpo.module import GRPOModule
 from omni_r1.models.loading import LoraConfig, QuantizationConfig, encoder_modules
 from omni_r1.rewards import HierarchicalReward, RewardWeights
+from omni_r1.training.grpo_module import GRPOModule
 
 TEXT_ONLY = RewardWeights(box=0.0, mask=0.0, refavs=0.0, refcocog=0.0, length=0.0)
 
@@ -16,8 +16,8 @@ TEXT_ONLY = RewardWeights(box=0.0, mask=0.0, refavs=0.0, refcocog=0.0, length=0.
 class LengthReward(HierarchicalReward):
     """Completion length as the reward: a random model's groups then never have equal rewards."""
 
-    def __call__(self, completions, sample, details=None, num_tokens=None, image_hw=None):
-        from omni_r1.rewards.records import RewardOutput
+    def __call__(self, completions, sample, details=None, num_tokens=None, image_hw=None, handovers=None):
+        from omni_r1.rewards.output import RewardOutput
 
         value = torch.tensor([float(len(c)) for c in completions]) / 100.0
         return RewardOutput(total=value, terms={"length_chars": value})
@@ -103,7 +103,7 @@ def test_cached_and_uncached_logps_are_identical(tiny_policy_factory, refavs_bat
 def test_degenerate_groups_give_zero_advantage_and_no_update(tiny_policy_factory, revos_batch):
     class Constant(HierarchicalReward):
         def __call__(self, completions, sample, **kwargs):
-            from omni_r1.rewards.records import RewardOutput
+            from omni_r1.rewards.output import RewardOutput
 
             return RewardOutput(total=torch.full((len(completions),), 0.3), terms={})
 
@@ -128,7 +128,7 @@ def test_degenerate_groups_give_zero_advantage_and_no_update(tiny_policy_factory
 def test_hierarchical_reward_scores_text_terms(tiny_policy_factory, revos_batch):
     module = GRPOModule(tiny_policy_factory(), HierarchicalReward(weights=TEXT_ONLY), num_generations=2)
     _attach(module)
-    from omni_r1.answers import reference_answer
+    from omni_r1.answer.reference import reference_answer
     from omni_r1.models.rollouts import Rollouts
 
     good = reference_answer(revos_batch[0])

@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
-from omni_r1.rewards.parse import ParsedAnswer
+from omni_r1.answer.parse import ParsedAnswer
 
 KeyframeMode = Literal["start", "interval"]
 KEYFRAME_MODES: tuple[str, ...] = ("start", "interval")
@@ -104,7 +104,7 @@ def select_keyframes(
     """Keyframes plus the raw frame list and segment lengths of one parsed answer (see the module docstring).
 
     Args:
-        parsed: output of :func:`~omni_r1.rewards.parse.parse_answer`; ``None`` gives an empty selection.
+        parsed: output of :func:`~omni_r1.answer.parse.parse_answer`; ``None`` gives an empty selection.
         num_frames: frames ``n`` of the S1 clip.
         fps: frame rate the S1 clip is presented at.
         max_keyframes: K0, the most keyframes handed over.

@@ -14,11 +14,12 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from omni_r1.answer.handover import Handover, HandoverConfig, make_handovers
+from omni_r1.answer.outputs import DetailOutput
 from omni_r1.detail import BoxSegmenter, DetailSystem, OracleGrounder, ReferenceGrounder, SAM2Segmenter
 from omni_r1.models.global_system import PixelBudget
 from omni_r1.models.loading import LoraConfig
 from omni_r1.rewards import HierarchicalReward
-from omni_r1.rewards.records import DetailOutput
 
 
 def answer(*moments: tuple[str, str]) -> str:
@@ -34,6 +35,11 @@ COMPLETIONS = [
 ]
 
 
+def handed(sample, completions: Sequence[str], **config) -> list[Handover]:
+    """The hand-overs the GRPO step makes once per completion and gives to ``DetailSystem.run``."""
+    return make_handovers(completions, sample, HandoverConfig(**config))
+
+
 class RecordingOracle(OracleGrounder):
     """The oracle grounder, remembering each call's descriptions (to check that requests are deduplicated)."""
 
@@ -47,7 +53,7 @@ class RecordingOracle(OracleGrounder):
 
 def test_oracle_boxes_and_box_masks_give_hand_computed_rewards(vos_sample) -> None:
     grounder = RecordingOracle()
-    outputs = DetailSystem(grounder, BoxSegmenter()).run(vos_sample, COMPLETIONS)
+    outputs = DetailSystem(grounder, BoxSegmenter()).run(vos_sample, handed(vos_sample, COMPLETIONS))
     assert [o.keyframes for o in outputs] == [[1, 4], [1, 4], [], [2]]
     assert len(grounder.calls) == 1 and sorted(grounder.calls[0]) == ["the box", "the box", "the bright box"]
     torch.testing.assert_close(outputs[0].boxes[0], torch.tensor([[4.0, 4.0, 12.0, 12.0]]))
@@ -69,7 +75,7 @@ def test_refavs_grounds_frame_zero_without_a_segmenter(avs_sample) -> None:
         "<think>the sound comes from the left</think><answer>the bright box on the left</answer>",
         "<think>nothing</think>",
     ]
-    outputs = DetailSystem(OracleGrounder(), BoxSegmenter()).run(avs_sample, completions)
+    outputs = DetailSystem(OracleGrounder(), BoxSegmenter()).run(avs_sample, handed(avs_sample, completions))
     assert [o.keyframes for o in outputs] == [[0], [0], []]
     assert all(o.masks is None for o in outputs)
     torch.testing.assert_close(outputs[0].boxes[0], torch.tensor([[2.0, 4.0, 10.0, 12.0]]))  # union box, frame 0
@@ -79,13 +85,14 @@ def test_refavs_grounds_frame_zero_without_a_segmenter(avs_sample) -> None:
 
 def test_long_descriptions_are_cut_before_grounding(vos_sample) -> None:
     grounder = RecordingOracle()
-    DetailSystem(grounder, max_description_chars=10).run(vos_sample, [answer(("00:00.00", "x" * 1000))])
+    long_answer = [answer(("00:00.00", "x" * 1000))]
+    DetailSystem(grounder, max_description_chars=10).run(vos_sample, handed(vos_sample, long_answer))
     assert grounder.calls == [["x" * 10]]
 
 
 def test_segment_video_maps_keyframes_back_to_original_frames(vos_sample) -> None:
     system = DetailSystem(OracleGrounder(), BoxSegmenter())
-    outputs = system.run(vos_sample, COMPLETIONS[:1])
+    outputs = system.run(vos_sample, handed(vos_sample, COMPLETIONS[:1]))
     (video,) = system.segment_video(vos_sample, outputs)
     assert video.shape == (12, 24, 32)
     # Keyframes 1 and 4 are original frames 2 and 8: frames 0-5 (5 is a tie) take the first, 6-11 the second.
@@ -99,7 +106,8 @@ def test_sam2_per_box_and_per_object(vos_sample, tiny_sam2) -> None:
     # per_box: one object per box (3 in rollout 0); per_object: one per linked ground-truth object (object 0 at
     # keyframes 1 and 4, object 1 at 4: 2 in rollout 0). Rollout 1 repeats rollout 0 and is tracked for free.
     for layout, stats in (("per_box", (3 + 3 + 0 + 1, 4)), ("per_object", (2 + 2 + 0 + 1, 3))):
-        outputs = DetailSystem(OracleGrounder(), segmenter, object_prompts=layout).run(vos_sample, COMPLETIONS)
+        system = DetailSystem(OracleGrounder(), segmenter, object_prompts=layout)
+        outputs = system.run(vos_sample, handed(vos_sample, COMPLETIONS))
         assert [o.masks.shape if o.masks is not None else None for o in outputs] == [(6, 24, 32)] * 2 + [None] + [
             (6, 24, 32)
         ]
@@ -112,7 +120,7 @@ def test_sam2_per_box_and_per_object(vos_sample, tiny_sam2) -> None:
 def test_reference_grounder_end_to_end(vos_sample, tiny_policy_factory) -> None:
     policy = tiny_policy_factory(lora=LoraConfig(r=4))
     grounder = ReferenceGrounder(pixels=PixelBudget(4 * 28 * 28, 8 * 28 * 28), max_new_tokens=8)
-    outputs = DetailSystem(grounder, BoxSegmenter()).bind(policy).run(vos_sample, COMPLETIONS)
+    outputs = DetailSystem(grounder, BoxSegmenter()).bind(policy).run(vos_sample, handed(vos_sample, COMPLETIONS))
     assert all(isinstance(o, DetailOutput) for o in outputs) and len(outputs) == 4
     assert all(b.shape[1] == 4 for o in outputs for b in o.boxes)
     terms = HierarchicalReward()(COMPLETIONS, vos_sample, details=outputs).terms
@@ -123,14 +131,15 @@ def test_errors(vos_sample) -> None:
     with pytest.raises(ValueError, match="object_prompts"):
         DetailSystem(OracleGrounder(), object_prompts="per_frame")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="max_keyframes"):
-        DetailSystem(OracleGrounder(), max_keyframes=0)
+        HandoverConfig(max_keyframes=0)
     vos_sample.task = "grounding"
     with pytest.raises(ValueError, match="'vos' and 'avs'"):
-        DetailSystem(OracleGrounder()).run(vos_sample, COMPLETIONS)
+        DetailSystem(OracleGrounder()).run(vos_sample, handed(vos_sample, COMPLETIONS))
     vos_sample.task = "vos"
     vos_sample.masks = vos_sample.masks[:0]
     with pytest.raises(ValueError, match="per_object"):
-        DetailSystem(OracleGrounder(), BoxSegmenter(), object_prompts="per_object").run(vos_sample, COMPLETIONS)
+        system = DetailSystem(OracleGrounder(), BoxSegmenter(), object_prompts="per_object")
+        system.run(vos_sample, handed(vos_sample, COMPLETIONS))
 
 
 moment = st.fixed_dictionaries(
@@ -149,7 +158,7 @@ completion = st.one_of(
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(completion, min_size=1, max_size=4))
 def test_any_completions_give_rewardable_outputs(vos_sample, completions: list[str]) -> None:
-    outputs = DetailSystem(OracleGrounder(), BoxSegmenter()).run(vos_sample, completions)
+    outputs = DetailSystem(OracleGrounder(), BoxSegmenter()).run(vos_sample, handed(vos_sample, completions))
     assert len(outputs) == len(completions)
     for output in outputs:
         assert len(output.keyframes) <= 4 and all(0 <= k < 6 for k in output.keyframes)

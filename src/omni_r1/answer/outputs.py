@@ -1,4 +1,4 @@
-"""Records exchanged with the collaboration code: the Detail system's output per rollout and the group's rewards."""
+"""What the Detail system made of one rollout's hand-over: keyframes, boxes and masks, read by the rewards."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ class DetailOutput:
 
     Args:
         keyframes: S1-clip indices the grounder ran on, i.e. the hand-over of
-            :func:`~omni_r1.rewards.keyframes.select_keyframes`; empty when the completion handed nothing over.
+            :func:`~omni_r1.answer.keyframes.select_keyframes`; empty when the completion handed nothing over.
         boxes: per keyframe, the ``(m_k, 4)`` predicted boxes ``(x1, y1, x2, y2)`` in original-frame pixels.
         masks: ``(n, H, W)`` union of the propagated masks over the S1 clip frames at original resolution, or
             ``None`` when no segmenter ran.
@@ -26,16 +26,3 @@ class DetailOutput:
     def __post_init__(self) -> None:
         if len(self.boxes) != len(self.keyframes):
             raise ValueError(f"DetailOutput: {len(self.boxes)} box lists for {len(self.keyframes)} keyframes")
-
-
-@dataclass
-class RewardOutput:
-    """Rewards of one group.
-
-    Args:
-        total: ``(G,)`` float32 ``Σ_i w_i·term_i``.
-        terms: ``{term: (G,) float32}`` unweighted values of every computed term.
-    """
-
-    total: Tensor
-    terms: dict[str, Tensor]

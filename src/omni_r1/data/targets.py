@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from torch import Tensor
 
+from omni_r1.data.boxes import masks_to_boxes_or_empty
 from omni_r1.data.types import VideoSample
-from omni_r1.rewards.boxes import masks_to_boxes_or_empty
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,7 +1,7 @@
 """Reference answers in the Global system's output format, built from ground truth.
 
 They teach the format in the SFT warm start (the paper's SFT baseline) and are the inverse of
-``omni_r1.rewards.parse_answer``: ``<think>…</think><answer>`` + one JSON object per chosen moment.
+``omni_r1.answer.parse_answer``: ``<think>…</think><answer>`` + one JSON object per chosen moment.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import json
 
 import torch
 
+from omni_r1.answer.timestamps import format_timestamp
 from omni_r1.data.types import VideoSample
-from omni_r1.prompts import format_timestamp
 
 
 def visible_keyframes(sample: VideoSample, max_keyframes: int = 4) -> list[int]:

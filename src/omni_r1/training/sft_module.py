@@ -15,11 +15,12 @@ import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor
 
-from omni_r1.answers import reference_answer
+from omni_r1.answer.handover import HandoverConfig
+from omni_r1.answer.reference import reference_answer
 from omni_r1.data.types import VideoSample
-from omni_r1.grpo.optim import policy_optimizers
 from omni_r1.models.global_system import GlobalSystem
-from omni_r1.validation import init_arguments, paths_checked, require, require_int, require_number, require_str
+from omni_r1.training.optim import policy_optimizers
+from omni_r1.validation import init_arguments, paths_checked, require, require_number, require_str, validate_nested
 
 
 class SFTModule(L.LightningModule):
@@ -29,7 +30,8 @@ class SFTModule(L.LightningModule):
         policy: the Global system to train.
         optimizer: optimizer factory over the trainable parameters (LoRA adapters, or the language model).
         scheduler: optional learning-rate scheduler factory, stepped every optimizer step.
-        max_keyframes: moments per reference answer (K0 = 4 in the paper).
+        handover: the answer hand-over setting; its ``max_keyframes`` (K0 = 4 in the paper) is the number of
+            moments per reference answer (``None``: the default :class:`~omni_r1.answer.handover.HandoverConfig`).
         max_grad_norm: gradient-norm clipping; ``None`` disables it. A module setting (not the Trainer's
             ``gradient_clip_val``) so one trainer config serves SFT and GRPO (whose optimisation is manual).
         export_dir: where to write the trained policy in Hugging Face format when training ends (the warm start
@@ -41,17 +43,17 @@ class SFTModule(L.LightningModule):
         policy: GlobalSystem,
         optimizer: OptimizerCallable = torch.optim.AdamW,
         scheduler: LRSchedulerCallable | None = None,
-        max_keyframes: int = 4,
+        handover: HandoverConfig | None = None,
         max_grad_norm: float | None = None,
         export_dir: str | None = None,
     ) -> None:
         SFTModule.validate_init_args(init_arguments(locals()))
         super().__init__()
-        self.save_hyperparameters(ignore=["policy", "optimizer", "scheduler"])
+        self.save_hyperparameters(ignore=["policy", "handover", "optimizer", "scheduler"])
         self.policy = policy
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
-        self.max_keyframes = max_keyframes
+        self.handover = handover if handover is not None else HandoverConfig()
         self.export_dir = export_dir
         self.max_grad_norm = max_grad_norm
 
@@ -59,7 +61,7 @@ class SFTModule(L.LightningModule):
     def validate_init_args(cls, args: Mapping[str, Any]) -> None:
         """Raise :class:`~omni_r1.validation.ConfigError` for a value that would fail at the first step, or at the
         export after the whole run (an ``export_dir`` that is an existing file)."""
-        require_int("max_keyframes", args.get("max_keyframes"), minimum=1)
+        validate_nested("handover", HandoverConfig, args.get("handover"))
         require_number("max_grad_norm", args.get("max_grad_norm"), minimum=0, exclusive_minimum=True, optional=True)
         export_dir = args.get("export_dir")
         require_str("export_dir", export_dir, optional=True)
@@ -71,7 +73,7 @@ class SFTModule(L.LightningModule):
         if any(s.task == "grounding" for s in batch):  # boxes are answered in the resized image's pixels
             sizes = iter(self.policy.model_image_sizes(self.policy.prompt_inputs(batch)))
             sizes = [next(sizes) if s.task in ("grounding", "avs") else None for s in batch]
-        responses = [reference_answer(s, self.max_keyframes, size) for s, size in zip(batch, sizes)]
+        responses = [reference_answer(s, self.handover.max_keyframes, size) for s, size in zip(batch, sizes)]
         return self.policy.sft_loss(batch, responses)
 
     def training_step(self, batch: list[VideoSample], batch_idx: int) -> Tensor:

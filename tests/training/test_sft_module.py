@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from omni_r1.answers import reference_answer, visible_keyframes
-from omni_r1.grpo.sft import SFTModule
+from omni_r1.answer.reference import reference_answer, visible_keyframes
+from omni_r1.training.sft_module import SFTModule
 
 
 def test_reference_answer_is_well_formed(revos_batch, refavs_batch):

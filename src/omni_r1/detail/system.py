@@ -2,15 +2,16 @@
 
 For one prompt and its G completions:
 
-1. each completion's answer is parsed and mapped to at most K0 keyframes of the S1 clip, each with its rewritten
-   description (RefAVS: frame 0 with the answer's description);
+1. each completion's :class:`~omni_r1.answer.handover.Handover` (made once, by the caller, with the run's one
+   :class:`~omni_r1.answer.handover.HandoverConfig`) gives at most K0 keyframes of the S1 clip, each with its
+   rewritten description (RefAVS: frame 0 with the answer's description);
 2. the grounder boxes every distinct (keyframe, description) request once, in one batched call: greedy grounders
    answer a repeated request identically, and rollouts of a group repeat each other often;
 3. VOS only: the boxes become prompts (one object per box, or boxes linked to ground-truth objects) and the
    segmenter tracks all rollouts in one call over the S1 clip.
 
-The result is one :class:`~omni_r1.rewards.records.DetailOutput` per completion, exactly what
-``HierarchicalReward(completions, sample, details=...)`` consumes.
+The result is one :class:`~omni_r1.answer.outputs.DetailOutput` per completion, exactly what
+``HierarchicalReward(completions, sample, handovers=..., details=...)`` consumes.
 """
 
 from __future__ import annotations
@@ -22,14 +23,14 @@ from typing import Any, Literal, get_args
 import torch
 from torch import Tensor, nn
 
+from omni_r1.answer.handover import Handover
+from omni_r1.answer.keyframes import Keyframe
+from omni_r1.answer.outputs import DetailOutput
+from omni_r1.data.boxes import masks_to_boxes_or_empty
+from omni_r1.data.targets import ClipTargets
 from omni_r1.data.types import VideoSample
 from omni_r1.detail.matching import per_box_prompts, per_object_prompts
 from omni_r1.detail.protocols import BoxPrompt, Grounder, Segmenter
-from omni_r1.rewards.boxes import masks_to_boxes_or_empty
-from omni_r1.rewards.keyframes import KEYFRAME_MODES, Keyframe, KeyframeMode, select_keyframes
-from omni_r1.rewards.parse import first_answer_block, parse_answer
-from omni_r1.rewards.records import DetailOutput
-from omni_r1.rewards.targets import ClipTargets
 from omni_r1.validation import init_arguments, require, require_choice, require_int
 
 ObjectPrompts = Literal["per_box", "per_object"]
@@ -49,8 +50,6 @@ class DetailSystem:
         grounder: boxes for (keyframe, description) requests.
         segmenter: masks from box prompts over the S1 clip; ``None`` skips segmentation (masks stay ``None``,
             so the reward's ``mask`` term must then have weight 0).
-        max_keyframes: K0, keyframes handed over per completion (must equal the reward's).
-        keyframe_mode: ``"start"`` or ``"interval"`` (must equal the reward's).
         object_prompts: ``"per_box"`` (every box a segmenter object, the paper's batched pass) or ``"per_object"``
             (boxes Hungarian-matched to ground-truth objects per keyframe and tracked as one object each, the
             reference code's layout; needs ground-truth masks), see :mod:`omni_r1.detail.matching`.
@@ -62,25 +61,19 @@ class DetailSystem:
         self,
         grounder: Grounder,
         segmenter: Segmenter | None = None,
-        max_keyframes: int = 4,
-        keyframe_mode: KeyframeMode = "start",
         object_prompts: ObjectPrompts = "per_box",
         max_description_chars: int = 512,
     ) -> None:
         DetailSystem.validate_init_args(init_arguments(locals()))
         self.grounder = grounder
         self.segmenter = segmenter
-        self.max_keyframes = max_keyframes
-        self.keyframe_mode = keyframe_mode
         self.object_prompts = object_prompts
         self.max_description_chars = max_description_chars
 
     @classmethod
     def validate_init_args(cls, args: Mapping[str, Any]) -> None:
-        """Raise :class:`~omni_r1.validation.ConfigError` for a missing grounder, K0, mode or prompt layout."""
+        """Raise :class:`~omni_r1.validation.ConfigError` for a missing grounder or an unknown prompt layout."""
         require(args.get("grounder") is not None, "grounder", None, "a grounder is required (boxes for keyframes)")
-        require_int("max_keyframes", args.get("max_keyframes"), minimum=1)
-        require_choice("keyframe_mode", args.get("keyframe_mode"), KEYFRAME_MODES)
         require_choice("object_prompts", args.get("object_prompts"), OBJECT_PROMPTS)
         require_int("max_description_chars", args.get("max_description_chars"), minimum=1)
 
@@ -91,29 +84,10 @@ class DetailSystem:
             bind(policy, frozen)
         return self
 
-    # ------------------------------------------------------------------ hand-over
-    def keyframes(self, sample: VideoSample, completion: str) -> list[Keyframe]:
-        """The keyframes and descriptions one completion hands over (RefAVS: frame 0, or none)."""
-        if sample.task == "avs":
-            parsed = parse_answer(completion)
-            if parsed is not None and parsed.segments:
-                description = parsed.segments[0].description
-            else:  # RefAVS answers may be the rewritten description as plain text
-                description = (first_answer_block(completion) or "").strip()
-            return [Keyframe(0, description)] if description.strip() else []
-        if sample.task != "vos":
-            raise ValueError(
-                f"VideoSample {sample.video_id}: the Detail system runs on 'vos' and 'avs' prompts, got {sample.task!r}"
-            )
-        selection = select_keyframes(
-            parse_answer(completion), len(sample.s1_indices), sample.fps, self.max_keyframes, self.keyframe_mode
-        )
-        return selection.keyframes
-
     # ------------------------------------------------------------------ the step
-    def run(self, sample: VideoSample, completions: Sequence[str]) -> list[DetailOutput]:
-        """One :class:`DetailOutput` per completion: keyframes (S1-clip indices), boxes per keyframe in original
-        pixels and, for VOS with a segmenter, ``(n, H, W)`` bool masks over the S1 clip.
+    def run(self, sample: VideoSample, handovers: Sequence[Handover]) -> list[DetailOutput]:
+        """One :class:`DetailOutput` per completion's hand-over: keyframes (S1-clip indices), boxes per keyframe in
+        original pixels and, for VOS with a segmenter, ``(n, H, W)`` bool masks over the S1 clip.
 
         Raises:
             ValueError: a task without a Detail system, a grounder answer of the wrong shape, or ``per_object``
@@ -121,7 +95,11 @@ class DetailSystem:
         """
         sample = _on_cpu(sample)
         clip = sample.frames[sample.s1_indices.long()]  # (n, 3, H, W)
-        handed = [self.keyframes(sample, text) for text in completions]
+        if sample.task not in ("vos", "avs"):
+            raise ValueError(
+                f"VideoSample {sample.video_id}: the Detail system runs on 'vos' and 'avs' prompts, got {sample.task!r}"
+            )
+        handed = [handover.keyframes for handover in handovers]
         targets = ClipTargets.from_sample(sample) if self._needs_targets() else None
         boxes = self._ground(sample, clip, handed, targets)
         outputs = [

@@ -18,7 +18,7 @@ from omni_r1.detail.protocols import PromptLike, as_box_prompts, check_frames
 def box_mask(box: Sequence[float], height: int, width: int) -> Tensor:
     """``(H, W)`` bool mask of the pixels whose centre lies in the box.
 
-    A box covers ``[x1, x2) × [y1, y2)`` (continuous extent, as in :mod:`omni_r1.rewards.boxes`), so the box of a
+    A box covers ``[x1, x2) × [y1, y2)`` (continuous extent, as in :mod:`omni_r1.data.boxes`), so the box of a
     mask, ``(x_min, y_min, x_max + 1, y_max + 1)``, fills back exactly the mask's bounding rectangle.
     """
     x1, y1, x2, y2 = (float(v) for v in box)

@@ -30,7 +30,7 @@ from torch.utils.data import DataLoader, DistributedSampler, IterableDataset
 from omni_r1.callbacks.rng_state import RNGStateCallback, capture_rng_states, restore_rng_states
 from omni_r1.data.loader import ResumableDataLoader
 from omni_r1.rewards import HierarchicalReward
-from omni_r1.rewards.records import RewardOutput
+from omni_r1.rewards.output import RewardOutput
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_GRPO = REPO / "configs" / "demo_grpo.yaml"
@@ -40,7 +40,6 @@ STEPS = 4
 RUN_ARGS = [
     "--model.init_args.policy.init_args.model_name_or_path=tiny://qwen2.5-omni",
     "--model.init_args.max_new_tokens=8",
-    "--model.init_args.log_completions_every_n_steps=0",
     "--model.init_args.reward=test_resume.CharacterCountReward",
     "--data.init_args.type_ids=[1]",
     f"--trainer.max_steps={STEPS}",

@@ -28,9 +28,9 @@ from torch.utils.data import DataLoader
 from omni_r1.callbacks.rng_state import RNGStateCallback
 from omni_r1.distributed import process_group_teardown
 from omni_r1.grpo.advantages import group_advantages
-from omni_r1.grpo.module import Experience, GRPOModule
 from omni_r1.models.global_system import GlobalSystem, PixelBudget, take_media_inputs
 from omni_r1.models.rollouts import PromptBatch, Rollouts
+from omni_r1.training.grpo_module import Experience, GRPOModule
 
 G = 4
 MAX_NEW_TOKENS = 12

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from omni_r1.detail.collaboration import DetailSystem
 from omni_r1.detail.grounders import OracleGrounder
-from omni_r1.grpo.module import GRPOModule
-from omni_r1.grpo.sft import SFTModule
+from omni_r1.detail.system import DetailSystem
 from omni_r1.rewards import HierarchicalReward
+from omni_r1.training.grpo_module import GRPOModule
+from omni_r1.training.sft_module import SFTModule
 from omni_r1.validation import ConfigError, validate_tree, without_path_checks
 
-GRPO = "omni_r1.grpo.module.GRPOModule"
-SFT = "omni_r1.grpo.sft.SFTModule"
+GRPO = "omni_r1.training.grpo_module.GRPOModule"
+SFT = "omni_r1.training.sft_module.SFTModule"
 
 
 def _check(class_path: str, **init_args) -> None:
@@ -41,7 +41,6 @@ def _check(class_path: str, **init_args) -> None:
         ("micro_batch_size", 0),
         ("micro_batch_size", -1),
         ("max_grad_norm", 0.0),
-        ("log_completions_every_n_steps", -1),
         ("num_generations", 2.5),
     ],
 )
@@ -65,30 +64,28 @@ def test_grpo_constructor_checks_before_touching_the_policy() -> None:
         GRPOModule(policy=None, temperature=0)  # type: ignore[arg-type]
 
 
-def test_grpo_detail_and_reward_must_hand_over_the_same_keyframes() -> None:
-    grounder = {"class_path": "omni_r1.detail.grounders.OracleGrounder"}
-    detail = {
-        "class_path": "omni_r1.detail.collaboration.DetailSystem",
-        "init_args": {"grounder": grounder, "max_keyframes": 3},
-    }
+def test_the_handover_is_one_key_checked_under_its_name() -> None:
+    """K0 and the keyframe mode exist once, on the module: the Detail system and the reward take no copy."""
     with pytest.raises(ConfigError) as error:
-        _check(GRPO, detail=detail)  # the default reward has K0 = 4
-    assert error.value.key == "init_args.detail.init_args.max_keyframes" and "4" in error.value.allowed
-    reward = {"class_path": "omni_r1.rewards.HierarchicalReward", "init_args": {"max_keyframes": 3}}
-    _check(GRPO, detail=detail, reward=reward)
+        _check(GRPO, handover={"max_keyframes": 0})
+    assert error.value.key == "init_args.handover.max_keyframes"
     with pytest.raises(ConfigError, match="keyframe_mode"):
-        GRPOModule(
-            policy=None,  # type: ignore[arg-type]
-            reward=HierarchicalReward(keyframe_mode="interval"),
-            detail=DetailSystem(OracleGrounder()),
-        )
+        _check(GRPO, handover={"keyframe_mode": "middle"})
+    with pytest.raises(TypeError, match="max_keyframes"):  # no second copy on the Detail system ...
+        DetailSystem(OracleGrounder(), max_keyframes=3)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="keyframe_mode"):  # ... nor on the reward
+        HierarchicalReward(keyframe_mode="interval")  # type: ignore[call-arg]
 
 
-@pytest.mark.parametrize(("key", "value"), [("max_keyframes", 0), ("max_grad_norm", -1.0), ("export_dir", " ")])
-def test_sft_rejects(key: str, value: object) -> None:
+@pytest.mark.parametrize(
+    ("key", "value", "where"),
+    [("handover", {"max_keyframes": 0}, "handover.max_keyframes"), ("max_grad_norm", -1.0, "max_grad_norm"),
+     ("export_dir", " ", "export_dir")],
+)
+def test_sft_rejects(key: str, value: object, where: str) -> None:
     with pytest.raises(ConfigError) as error:
         _check(SFT, **{key: value})
-    assert error.value.key == f"init_args.{key}"
+    assert error.value.key == f"init_args.{where}"
 
 
 def test_sft_export_dir_must_not_be_a_file(tmp_path) -> None:
@@ -99,3 +96,15 @@ def test_sft_export_dir_must_not_be_a_file(tmp_path) -> None:
     with without_path_checks():  # config readers (sweep dry runs, the planner) do not look at paths
         _check(SFT, export_dir=str(target))
     _check(SFT, export_dir=str(tmp_path / "new"), max_grad_norm=None)
+
+
+def test_completions_table_interval_is_checked() -> None:
+    from omni_r1.callbacks.completions import CompletionsTableCallback
+
+    with pytest.raises(ConfigError, match=r"^every_n_steps = 0"):
+        CompletionsTableCallback(every_n_steps=0)
+    with pytest.raises(ConfigError) as error:
+        path = "omni_r1.callbacks.completions.CompletionsTableCallback"
+        table = {"class_path": path, "init_args": {"every_n_steps": -1}}
+        validate_tree({"trainer": {"callbacks": [table]}})
+    assert error.value.key == "trainer.callbacks[0].init_args.every_n_steps"

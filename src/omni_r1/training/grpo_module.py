@@ -9,11 +9,9 @@ per-micro-batch means, which is what Lightning's ``accumulate_grad_batches`` wou
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 import lightning as L
@@ -21,25 +19,24 @@ import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor
 
+from omni_r1.answer.handover import Handover, HandoverConfig, make_handovers
+from omni_r1.answer.outputs import DetailOutput
 from omni_r1.data.types import VideoSample
-from omni_r1.detail.collaboration import DetailSystem
+from omni_r1.detail.system import DetailSystem
 from omni_r1.grpo.advantages import SCALES, group_advantages, group_reward_stats
 from omni_r1.grpo.loss import LOSS_TYPES, policy_loss
-from omni_r1.grpo.optim import policy_optimizers
-from omni_r1.grpo.reference import ReferencePolicy
 from omni_r1.models.global_system import GlobalSystem
 from omni_r1.models.rollouts import PromptBatch, Rollouts
 from omni_r1.models.text_policy import TextPolicy
 from omni_r1.rewards.hierarchical import HierarchicalReward
-from omni_r1.rewards.records import DetailOutput
+from omni_r1.training.optim import policy_optimizers
+from omni_r1.training.reference import ReferencePolicy
 from omni_r1.validation import (
-    MISSING,
-    ConfigError,
-    configured,
     init_arguments,
     require_choice,
     require_int,
     require_number,
+    validate_nested,
 )
 
 LossType = Literal[LOSS_TYPES]  # the choices of --help, from the one tuple the loss checks against
@@ -58,6 +55,8 @@ class Experience:
         old_logps: ``(B*G, C)`` log-probs at sampling time (μ > 1), else ``None`` (on-policy).
         ref_logps: ``(B*G, C)`` reference log-probs (β > 0), else ``None``.
         details: per prompt, the Detail system's output for each completion (keyframes, boxes, masks), or ``None``.
+        handovers: per prompt, each completion's hand-over (parsed answer, keyframes), made once and read by both
+            the Detail system and the reward; ``None`` for rewards that do not read one.
     """
 
     prompt: PromptBatch
@@ -68,6 +67,7 @@ class Experience:
     old_logps: Tensor | None = None
     ref_logps: Tensor | None = None
     details: list[list[DetailOutput]] | None = None
+    handovers: list[list[Handover]] | None = None
 
 
 class GRPOModule(L.LightningModule):
@@ -80,6 +80,8 @@ class GRPOModule(L.LightningModule):
             masks without a Detail system, must have weight 0).
         detail: the Detail system (grounder + segmenter) that executes each answer online; its boxes and masks feed
             the reward's ``box`` / ``mask`` / ``refavs`` terms. ``None`` scores the answers' text only.
+        handover: how answers become keyframes (K0, keyframe mode): the one setting both the Detail system and the
+            reward's keyframe terms read (``None``: K0 = 4, ``start``).
         optimizer: optimizer factory over the trainable parameters.
         scheduler: learning-rate scheduler factory, stepped once per optimizer step.
         num_generations: G, completions sampled per prompt (8 in the paper).
@@ -96,8 +98,6 @@ class GRPOModule(L.LightningModule):
         micro_batch_size: completions per forward/backward pass (memory knob; does not change the update);
             ``None`` takes the whole generation batch at once.
         max_grad_norm: gradient-norm clipping (5 in the paper); ``None`` disables it.
-        log_completions_every_n_steps: write the completions table (prompt, completion, rewards, advantage) every N
-            steps to ``completions.jsonl`` in the log dir and to wandb when it is the logger; 0 disables it.
     """
 
     def __init__(
@@ -105,6 +105,7 @@ class GRPOModule(L.LightningModule):
         policy: GlobalSystem | TextPolicy,
         reward: HierarchicalReward | None = None,
         detail: DetailSystem | None = None,
+        handover: HandoverConfig | None = None,
         optimizer: OptimizerCallable = torch.optim.AdamW,
         scheduler: LRSchedulerCallable | None = None,
         num_generations: int = 8,
@@ -120,13 +121,13 @@ class GRPOModule(L.LightningModule):
         std_floor: float | None = None,
         micro_batch_size: int | None = None,
         max_grad_norm: float | None = 5.0,
-        log_completions_every_n_steps: int = 0,
     ) -> None:
         GRPOModule.validate_init_args(init_arguments(locals()))
         super().__init__()
-        self.save_hyperparameters(ignore=["policy", "reward", "detail", "optimizer", "scheduler"])
+        self.save_hyperparameters(ignore=["policy", "handover", "reward", "detail", "optimizer", "scheduler"])
         self.automatic_optimization = False
         self.policy = policy
+        self.handover = handover if handover is not None else HandoverConfig()
         self.reward = reward if reward is not None else HierarchicalReward()
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
@@ -143,7 +144,6 @@ class GRPOModule(L.LightningModule):
         self.std_floor = std_floor
         self.micro_batch_size = micro_batch_size
         self.max_grad_norm = max_grad_norm
-        self.log_completions_every_n_steps = log_completions_every_n_steps
         # The KL reference, also the S2 grounder's weights when it grounds with the initial policy and there are no
         # adapters to switch off: then a frozen copy is kept even at β = 0.
         grounds_with_initial = detail is not None and getattr(detail.grounder, "weights", None) == "reference"
@@ -171,14 +171,7 @@ class GRPOModule(L.LightningModule):
         require_number("std_floor", args.get("std_floor"), minimum=0, exclusive_minimum=True, optional=True)
         require_int("micro_batch_size", args.get("micro_batch_size"), minimum=1, optional=True, note="null: all")
         require_number("max_grad_norm", args.get("max_grad_norm"), minimum=0, exclusive_minimum=True, optional=True)
-        require_int("log_completions_every_n_steps", args.get("log_completions_every_n_steps"), minimum=0)
-        reward, detail = args.get("reward"), args.get("detail")
-        if reward is None:  # the constructor's default reward
-            reward = {"class_path": f"{HierarchicalReward.__module__}.{HierarchicalReward.__qualname__}"}
-        for name in ("max_keyframes", "keyframe_mode"):  # the hand-over and its reward must agree on K0 and mode
-            given, expected = configured(detail, name), configured(reward, name)
-            if MISSING not in (given, expected) and given != expected:
-                raise ConfigError(f"detail.init_args.{name}", given, f"must equal the reward's {name} ({expected!r})")
+        validate_nested("handover", HandoverConfig, args.get("handover"))
 
     # ------------------------------------------------------------------ rollouts and rewards
     def score(
@@ -187,9 +180,11 @@ class GRPOModule(L.LightningModule):
         rollouts: Rollouts,
         details: list[list[DetailOutput]] | None = None,
         image_hw: list[tuple[int, int]] | None = None,
+        handovers: list[list[Handover]] | None = None,
     ) -> tuple[Tensor, dict[str, Tensor]]:
         """``(B*G,)`` rewards and per-term values, prompt by prompt; ``details`` are the Detail system's outputs
-        per prompt (one per completion), ``image_hw`` the image size each grounding prompt was answered at."""
+        per prompt (one per completion), ``image_hw`` the image size each grounding prompt was answered at,
+        ``handovers`` the hand-overs the Detail system ran on."""
         G = self.num_generations
         lengths = rollouts.completion_mask.sum(dim=1).cpu()
         totals, terms = [], {}
@@ -200,6 +195,8 @@ class GRPOModule(L.LightningModule):
                 extra["details"] = details[i]
             if image_hw:
                 extra["image_hw"] = image_hw[i]
+            if handovers:
+                extra["handovers"] = handovers[i]
             out = self.reward(texts, sample, num_tokens=lengths[i * G : (i + 1) * G], **extra)
             totals.append(out.total)
             for name, value in out.terms.items():
@@ -240,14 +237,19 @@ class GRPOModule(L.LightningModule):
             temperature=self.temperature,
             top_p=self.top_p,
         )
+        handovers = None
+        if isinstance(self.reward, HierarchicalReward) or self.detail is not None:
+            # once per completion: the Detail system and the reward read the same parse and keyframes
+            handovers = [
+                make_handovers(rollouts.texts[i * G : (i + 1) * G], s, self.handover) for i, s in enumerate(batch)
+            ]
         details = None
         if self.detail is not None and all(s.task in ("vos", "avs") for s in batch):
-            G = self.num_generations
-            details = [self.detail.run(s, rollouts.texts[i * G : (i + 1) * G]) for i, s in enumerate(batch)]
+            details = [self.detail.run(s, handed) for s, handed in zip(batch, handovers, strict=True)]
         image_hw = None
         if all(s.task == "grounding" for s in batch) and hasattr(self.policy, "model_image_sizes"):
             image_hw = self.policy.model_image_sizes(prompt.inputs)  # boxes are answered in resized pixels
-        rewards, terms = self.score(batch, rollouts, details, image_hw)
+        rewards, terms = self.score(batch, rollouts, details, image_hw, handovers)
         advantages = group_advantages(rewards, G, scale=self.scale_rewards, std_floor=self.std_floor)
         return Experience(
             prompt=prompt,
@@ -258,6 +260,7 @@ class GRPOModule(L.LightningModule):
             old_logps=self._score_logps(prompt, rollouts, reference=False) if self.num_iterations > 1 else None,
             ref_logps=self._score_logps(prompt, rollouts, reference=True) if self.beta > 0 else None,
             details=details,
+            handovers=handovers,
         )
 
     def update(self, exp: Experience) -> tuple[Tensor, dict[str, Tensor]]:
@@ -305,10 +308,8 @@ class GRPOModule(L.LightningModule):
     def training_step(self, batch: list[VideoSample], batch_idx: int) -> Tensor:
         exp = self.make_experience(batch)
         loss, metrics = self.update(exp)
-        self.last_experience = exp  # read by callbacks that draw what the two systems did
+        self.last_experience = exp  # read by the callbacks: completions table, collaboration media
         self._log_step(exp, metrics, loss)
-        if self.log_completions_every_n_steps and self.global_step % self.log_completions_every_n_steps == 0:
-            self._log_completions(batch, exp)
         return loss
 
     # ------------------------------------------------------------------ logging
@@ -343,33 +344,6 @@ class GRPOModule(L.LightningModule):
             {k: torch.as_tensor(v, dtype=torch.float32) for k, v in values.items()}, prog_bar=False, batch_size=n // G
         )
         self.log("reward", rewards.mean(), prog_bar=True, logger=False, batch_size=n // G)
-
-    def _log_completions(self, batch: list[VideoSample], exp: Experience) -> None:
-        G = self.num_generations
-        rollouts, rewards, terms, advantages = exp.rollouts, exp.rewards, exp.terms, exp.advantages
-        rows = []
-        for i, text in enumerate(rollouts.texts):
-            sample = batch[i // G]
-            row = {
-                "step": self.global_step,
-                "video": sample.video_id,
-                "prompt": sample.expression,
-                "completion": text,
-                "reward": float(rewards[i]),
-                "advantage": float(advantages[i]),
-            }
-            row.update({name: float(value[i]) for name, value in terms.items()})
-            rows.append(row)
-        log_dir = self.trainer.log_dir
-        if log_dir is not None and self.trainer.is_global_zero:
-            path = Path(log_dir) / "completions.jsonl"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("a") as f:
-                f.writelines(json.dumps(r) + "\n" for r in rows)
-        for logger in self.loggers:
-            if hasattr(logger, "log_table"):  # WandbLogger
-                columns = list(rows[0])
-                logger.log_table(key="completions", columns=columns, data=[[r[c] for c in columns] for r in rows])
 
     # ------------------------------------------------------------------ optimisation
     def configure_optimizers(self):
