@@ -12,9 +12,10 @@ import torch
 
 from omni_r1.data.avhbench import JUDGE_TASKS, AVHBenchDataModule, AVHBenchDataset
 from omni_r1.data.layout import DatasetFormatError, DatasetLayoutError
+from omni_r1.data.qa_entries import answer_index, parse_entry
 from omni_r1.data.records import QASample
 from omni_r1.data.synthetic import TONES_HZ, SyntheticAVHBench, SyntheticVideoQA, write_mp4
-from omni_r1.data.videoqa import VideoQADataModule, VideoQADataset, answer_index, parse_entry
+from omni_r1.data.videoqa import VideoQADataModule, VideoQADataset
 
 
 def _peak_hz(audio: torch.Tensor) -> float:

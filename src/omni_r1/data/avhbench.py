@@ -29,7 +29,8 @@ from omni_r1.data.datamodule import SplitDataModule, shared_arguments
 from omni_r1.data.frame_sampling import validate_frame_range
 from omni_r1.data.integrity import CheckLevel
 from omni_r1.data.layout import DatasetFormatError, require_paths
-from omni_r1.data.videoqa import QADataset, QAEntry, validate_audio_cap
+from omni_r1.data.qa_entries import QAEntry
+from omni_r1.data.videoqa import QADataset, validate_audio_cap
 from omni_r1.validation import init_arguments, require
 
 JUDGE_TASKS = ("Audio-driven Video Hallucination", "Video-driven Audio Hallucination", "AV Matching")

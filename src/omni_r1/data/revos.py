@@ -19,6 +19,7 @@ from torch.utils.data import Dataset
 
 from omni_r1.data.datamodule import SplitDataModule, shared_arguments
 from omni_r1.data.decode import decode_rles_into, empty_for_transfer, read_clip_frames
+from omni_r1.data.frame_sampling import sample_s1_indices, validate_frame_range
 from omni_r1.data.integrity import (
     CheckLevel,
     Problem,
@@ -31,7 +32,6 @@ from omni_r1.data.integrity import (
     valid_indices,
 )
 from omni_r1.data.layout import DatasetFormatError, require_paths
-from omni_r1.data.sampling import sample_s1_indices, validate_frame_range
 from omni_r1.data.synthetic import ensure_synthetic
 from omni_r1.data.types import VideoSample
 from omni_r1.data.vos_meta import check_meta_videos, read_json, read_mask_dict
