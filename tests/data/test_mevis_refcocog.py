@@ -104,7 +104,7 @@ def test_mevis_wrong_size_rle_stops_setup_or_is_skipped(mevis_copy: Path, caplog
 
 
 def test_revos_max_objects_and_per_video_items(revos_root: Path, revos_data: SyntheticReVOS) -> None:
-    single = ReVOSDataset(revos_root, "train", max_objects=1)
+    single = ReVOSDataset(revos_root, "train", max_objects=1, over_max_objects="drop")  # the kit's former way
     assert all(len(item.anno_ids) == 1 for item in single.items) and len(single) < len(ReVOSDataset(revos_root))
     per_video = ReVOSDataset(revos_root, "train", per_video=True, min_frames=4, max_frames=4)
     videos = revos_data.meta["train"]["videos"]

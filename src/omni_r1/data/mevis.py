@@ -17,7 +17,7 @@ from omni_r1.data.datamodule import SplitDataModule, shared_arguments, split_arg
 from omni_r1.data.frame_sampling import validate_frame_range
 from omni_r1.data.integrity import CheckLevel
 from omni_r1.data.layout import require_paths
-from omni_r1.data.revos import ReVOSDataset, validate_expression_filters
+from omni_r1.data.revos import OverMaxObjects, ReVOSDataset, validate_expression_filters
 from omni_r1.data.vos_meta import check_meta_videos, read_json, read_mask_dict
 from omni_r1.validation import init_arguments
 
@@ -60,6 +60,8 @@ class MeViSDataset(ReVOSDataset):
         *,
         mask_dict: dict[str, list[dict[str, Any] | None]] | None = None,
         max_objects: int | None = None,
+        over_max_objects: OverMaxObjects = "subset",
+        skip_targetless: bool | None = None,
         per_video: bool = False,
         skip_invalid: bool = False,
         check_level: CheckLevel | None = "exists",
@@ -74,6 +76,8 @@ class MeViSDataset(ReVOSDataset):
             seed,
             mask_dict=mask_dict,
             max_objects=max_objects,
+            over_max_objects=over_max_objects,
+            skip_targetless=skip_targetless,
             per_video=per_video,
             skip_invalid=skip_invalid,
             check_level=check_level,
@@ -107,7 +111,13 @@ class MeViSDataModule(SplitDataModule):
         min_frames: lower bound of the training S1 clip length (paper: 8, released code: 16).
         max_frames: upper bound of the training clip and the evaluation cap of S1 frames.
         seed: seed of the training clip draws and the shuffle order.
-        max_objects: training keeps only expressions with at most this many targets (paper: 3); ``None`` keeps all.
+        max_objects: training targets per prompt (default 3, the authors' ``select_number=3``); ``None`` keeps every
+            target. Evaluation always keeps every expression with all of its targets.
+        over_max_objects: a training expression with more targets than ``max_objects``: ``"subset"`` (default, the
+            authors') keeps it with ``max_objects`` of them drawn per ``(seed, epoch, expression)``; ``"drop"`` (the
+            kit's former behaviour) leaves it out.
+        skip_targetless: training leaves out expressions without a target (empty ``obj_id``), as the authors'
+            loader (default ``True``; ``False`` trains on them). Evaluation always keeps them.
         per_video: training items are videos, each access drawing one of its expressions.
         skip_invalid: skip prompts whose frames or masks are missing or unreadable (logging how many) instead of
             stopping.
@@ -128,7 +138,9 @@ class MeViSDataModule(SplitDataModule):
         min_frames: int = 16,
         max_frames: int = 24,
         seed: int = 0,
-        max_objects: int | None = None,
+        max_objects: int | None = 3,
+        over_max_objects: OverMaxObjects = "subset",
+        skip_targetless: bool = True,
         per_video: bool = False,
         skip_invalid: bool = False,
         check_level: CheckLevel = "open",
@@ -137,7 +149,12 @@ class MeViSDataModule(SplitDataModule):
         MeViSDataModule.validate_init_args(args)
         super().__init__(splits=split_arguments(args), **shared_arguments(args))
         self.options: dict[str, Any] = {"min_frames": min_frames, "max_frames": max_frames, "seed": seed}
-        self.train_options = {"max_objects": max_objects, "per_video": per_video}
+        self.train_options = {
+            "max_objects": max_objects,
+            "over_max_objects": over_max_objects,
+            "skip_targetless": skip_targetless,
+            "per_video": per_video,
+        }
 
     @classmethod
     def validate_init_args(cls, args: Mapping[str, Any]) -> None:

@@ -8,10 +8,11 @@ and ``s1_indices`` is ``arange(n)``: rewards are computed on the clip the policy
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 import torch
@@ -35,14 +36,16 @@ from omni_r1.data.layout import DatasetFormatError, require_paths
 from omni_r1.data.synthetic import ensure_synthetic
 from omni_r1.data.types import VideoSample
 from omni_r1.data.vos_meta import check_meta_videos, read_json, read_mask_dict
-from omni_r1.validation import init_arguments, require, require_bool, require_int
+from omni_r1.validation import init_arguments, require, require_bool, require_choice, require_int
 
 SPLITS = ("train", "valid")
+OverMaxObjects = Literal["subset", "drop"]
+OVER_MAX_OBJECTS: tuple[str, ...] = get_args(OverMaxObjects)
 LAYOUT = """\
 <root>/
 ├── JPEGImages/<video>/<frame>.jpg
 ├── meta_expressions_{train,valid}_.json   {"videos": {<video>: {"frames": [<frame>, ...], "expressions":
-│                                            {<id>: {"exp", "obj_id": [..], "anno_id": [..], "type_id": 0|1}}}}}
+│                                            {<id>: {"exp", "obj_id": [..], "anno_id": [..], "type_id": 0|1|2}}}}}
 ├── mask_dict.json                         {"<anno_id>": [COCO RLE or null per frame]}
 └── mask_dict_foreground.json              {<video>: {"masks_rle": [..], "foreground_ratio": [..]}}"""
 
@@ -68,8 +71,11 @@ def load_mask_dict(
 
 
 def validate_expression_filters(args: Mapping[str, Any]) -> None:
-    """``max_objects`` (``>= 1`` or ``None``) and ``per_video``, the training filters ReVOS and MeViS share."""
-    require_int("max_objects", args.get("max_objects"), minimum=1, optional=True, note="null keeps every expression")
+    """``max_objects`` (``>= 1`` or ``None``), ``over_max_objects``, ``skip_targetless`` and ``per_video``, the
+    training filters ReVOS and MeViS share."""
+    require_int("max_objects", args.get("max_objects"), minimum=1, optional=True, note="null keeps every target")
+    require_choice("over_max_objects", args.get("over_max_objects"), OVER_MAX_OBJECTS)
+    require_bool("skip_targetless", args.get("skip_targetless"))
     require_bool("per_video", args.get("per_video"))
 
 
@@ -84,6 +90,19 @@ class _Item:
     expression: str
     anno_ids: tuple[int, ...]
     type_id: int
+    targetless: bool  # empty ``obj_id`` (the authors' test) or no ``anno_id``: nothing to segment
+
+
+def _expression_item(video: str, exp_id: str, exp: dict[str, Any]) -> _Item:
+    anno_ids = tuple(int(a) for a in exp.get("anno_id", []))
+    # The authors' loader treats a missing ``obj_id`` as one object ([0]) and skips an empty one in training.
+    targetless = not exp.get("obj_id", [0]) or not anno_ids
+    return _Item(video, exp_id, exp["exp"], anno_ids, int(exp.get("type_id", 0)), targetless)
+
+
+def _expression_key(video: str, exp_id: str) -> int:
+    """A stable integer for a (video, expression) pair: the same in every process and run (``hash`` is salted)."""
+    return zlib.crc32(f"{video}\0{exp_id}".encode())
 
 
 class ReVOSDataset(Dataset[VideoSample]):
@@ -97,11 +116,18 @@ class ReVOSDataset(Dataset[VideoSample]):
         max_frames: upper bound of the training draw and evaluation cap of the S1 clip.
         seed: seed of the training clip draws; a prompt's draw depends on ``(seed, epoch, index)`` only, so it is
             the same in any worker process.
-        type_ids: keep only expressions with these ``type_id`` (0 referring, 1 reasoning); ``None`` keeps all.
-            Files without ``type_id`` count as referring.
+        type_ids: keep only expressions with these ``type_id`` (0 referring, 1 reasoning, 2 VISA's "nan");
+            ``None`` keeps all, as the authors' training loader (it never reads ``type_id``). Files without
+            ``type_id`` count as referring.
         mask_dict: an already loaded ``mask_dict.json`` (the DataModule shares one between splits; it is large).
-        max_objects: keep only expressions with at most this many target objects (the paper trains on up to 3);
-            ``None`` keeps all.
+        max_objects: at most this many target objects per prompt (the authors' ``select_number=3``); ``None``
+            keeps every target. What happens to an expression with more is ``over_max_objects``.
+        over_max_objects: ``"subset"`` (the authors' way) keeps such an expression with ``max_objects`` of its
+            targets drawn without replacement, anew per ``(seed, epoch, video, exp_id)`` (the authors draw with
+            NumPy's global generator at every access); ``"drop"`` (the kit's former way) leaves it out.
+        skip_targetless: leave out expressions with an empty ``obj_id`` (or no ``anno_id``), which would reward
+            predicting nothing. ``None`` (default) skips them when ``train``, as the authors' training loader, and
+            keeps them for evaluation, where the official scripts score them; ``False`` keeps them.
         per_video: one prompt per video instead of per expression; each access draws one of the video's
             expressions from ``(seed, epoch, index)`` (the paper's "each item draws one expression").
         skip_invalid: drop the prompts that need a missing or unreadable file (and log how many) instead of stopping.
@@ -132,28 +158,38 @@ class ReVOSDataset(Dataset[VideoSample]):
         type_ids: list[int] | None = None,
         mask_dict: dict[str, list[dict[str, Any] | None]] | None = None,
         max_objects: int | None = None,
+        over_max_objects: OverMaxObjects = "subset",
+        skip_targetless: bool | None = None,
         per_video: bool = False,
         skip_invalid: bool = False,
         check_level: CheckLevel | None = "exists",
     ) -> None:
         if split not in self.splits:
             raise ValueError(f"{self.name} split must be one of {self.splits}, got {split!r}")
+        if over_max_objects not in OVER_MAX_OBJECTS:
+            raise ValueError(f"over_max_objects must be one of {OVER_MAX_OBJECTS}, got {over_max_objects!r}")
         self.root = Path(root)
         self.split, self.train, self.seed, self.epoch = split, train, seed, 0
         self.min_frames, self.max_frames = min_frames, max_frames
+        self.max_objects, self.over_max_objects = max_objects, over_max_objects
         self.videos, self.mask_dict = self._load(mask_dict)
         self.items = [
-            _Item(vid, exp_id, exp["exp"], tuple(int(a) for a in exp.get("anno_id", [])), int(exp.get("type_id", 0)))
+            _expression_item(vid, exp_id, exp)
             for vid, info in sorted(self.videos.items())
             for exp_id, exp in info["expressions"].items()
         ]
         if type_ids is not None:
             self.items = [item for item in self.items if item.type_id in type_ids]
-        if max_objects is not None:
+        skip_targetless = train if skip_targetless is None else skip_targetless
+        if skip_targetless:
+            self.items = [item for item in self.items if not item.targetless]
+        if max_objects is not None and over_max_objects == "drop":
             self.items = [item for item in self.items if len(item.anno_ids) <= max_objects]
         if not self.items:
             raise DatasetFormatError(
-                self._meta_path(), f"no expressions (type_ids={type_ids}, max_objects={max_objects})"
+                self._meta_path(),
+                f"no expressions (type_ids={type_ids}, max_objects={max_objects}, over_max_objects="
+                f"{over_max_objects!r}, skip_targetless={skip_targetless})",
             )
         self.report: Report | None = None
         if check_level is not None:
@@ -205,7 +241,7 @@ class ReVOSDataset(Dataset[VideoSample]):
         problems += mask_problems
         bad |= {i for i, item in enumerate(self.items) if broken_annos.intersection(item.anno_ids)}
         types = sorted({item.type_id for item in self.items})
-        type_names = {0: "referring", 1: "reasoning"}
+        type_names = {0: "referring", 1: "reasoning", 2: "nan"}
         counts: dict[str, int | str] = {"videos": len(frames_of), "expressions": len(self.items)}
         counts.update(
             {
@@ -287,8 +323,20 @@ class ReVOSDataset(Dataset[VideoSample]):
         state = np.random.SeedSequence([self.seed, self.epoch, index, 1]).generate_state(1)[0]
         return self.items[group[int(state) % len(group)]]
 
+    def _targets(self, item: _Item) -> tuple[int, ...]:
+        """The item's ``anno_id`` targets, cut to ``max_objects`` by a seeded draw without replacement (kept in
+        meta order) when ``over_max_objects`` is ``"subset"``."""
+        if self.max_objects is None or len(item.anno_ids) <= self.max_objects:
+            return item.anno_ids
+        entropy = [self.seed, self.epoch, _expression_key(item.video, item.exp_id), 2]
+        picked = np.random.default_rng(np.random.SeedSequence(entropy)).choice(
+            len(item.anno_ids), self.max_objects, replace=False
+        )
+        return tuple(item.anno_ids[i] for i in sorted(picked.tolist()))
+
     def __getitem__(self, index: int) -> VideoSample:
         item = self._item(index)
+        anno_ids = self._targets(item)
         stems = self.videos[item.video]["frames"]
         clip = sample_s1_indices(
             len(stems),
@@ -302,8 +350,8 @@ class ReVOSDataset(Dataset[VideoSample]):
         # re-decoding the one padded frame is cheaper than copying the clip to repeat it.
         frames = read_clip_frames([self._frame_dir(item.video) / f"{stems[i]}.jpg" for i in kept])  # (T, 3, H, W)
         height, width = frames.shape[-2:]
-        masks = empty_for_transfer((len(item.anno_ids), len(kept), height, width), torch.bool)  # (O, T, H, W)
-        for o, anno in enumerate(item.anno_ids):
+        masks = empty_for_transfer((len(anno_ids), len(kept), height, width), torch.bool)  # (O, T, H, W)
+        for o, anno in enumerate(anno_ids):
             rles = self.mask_dict[str(anno)]
             decode_rles_into(masks[o], [rles[i] for i in kept], [f"mask_dict.json[{anno}][{i}]" for i in kept])
         return VideoSample(
@@ -317,7 +365,7 @@ class ReVOSDataset(Dataset[VideoSample]):
             frame_names=[stems[i] for i in kept],
             s1_indices=torch.arange(len(kept)) if self.train else clip,
             masks=masks,
-            obj_ids=list(item.anno_ids),
+            obj_ids=list(anno_ids),
             audio=None,
             fps=2.0,
         )
@@ -334,9 +382,17 @@ class ReVOSDataModule(SplitDataModule):
         max_frames: upper bound of the training clip and the evaluation cap of S1 frames.
         synthetic: write a small synthetic root at ``root`` in ``prepare_data`` when it has no data (demo path).
         seed: seed of the synthetic data, the training clip draws and the shuffle order.
-        type_ids: keep only these expression types (0 referring, 1 reasoning); ``None`` keeps both.
-        max_objects: training keeps only expressions with at most this many targets (paper: 3); ``None`` keeps all.
-            Evaluation always keeps every expression.
+        type_ids: keep only these expression types (0 referring, 1 reasoning, 2 VISA's "nan"); ``None`` (default)
+            keeps all of them, in training as the authors' loader (it never reads ``type_id``) and in evaluation
+            (the official script scores type 2 and reports it apart).
+        max_objects: training targets per prompt (default 3, the authors' ``select_number=3``); ``None`` keeps every
+            target. Evaluation always keeps every expression with all of its targets.
+        over_max_objects: a training expression with more targets than ``max_objects``: ``"subset"`` (default, the
+            authors') keeps it with ``max_objects`` of them drawn per ``(seed, epoch, expression)``; ``"drop"`` (the
+            kit's former behaviour) leaves it out.
+        skip_targetless: training leaves out expressions without a target (empty ``obj_id``), as the authors'
+            loader (default ``True``; ``False`` trains on them, R_G then rewards predicting nothing). Evaluation
+            always keeps them.
         per_video: training items are videos, each access drawing one of its expressions (the paper counts its
             2,600 VOS training items in videos); evaluation always iterates every expression.
         skip_invalid: skip prompts whose frames or masks are missing or unreadable (logging how many) instead of
@@ -355,7 +411,9 @@ class ReVOSDataModule(SplitDataModule):
         synthetic: bool = False,
         seed: int = 0,
         type_ids: list[int] | None = None,
-        max_objects: int | None = None,
+        max_objects: int | None = 3,
+        over_max_objects: OverMaxObjects = "subset",
+        skip_targetless: bool = True,
         per_video: bool = False,
         skip_invalid: bool = False,
         check_level: CheckLevel = "open",
@@ -367,7 +425,12 @@ class ReVOSDataModule(SplitDataModule):
         self.frames = {"min_frames": min_frames, "max_frames": max_frames}
         self.synthetic = synthetic
         self.type_ids = type_ids
-        self.train_options = {"max_objects": max_objects, "per_video": per_video}
+        self.train_options = {
+            "max_objects": max_objects,
+            "over_max_objects": over_max_objects,
+            "skip_targetless": skip_targetless,
+            "per_video": per_video,
+        }
         self._mask_dict: dict[str, list[dict[str, Any] | None]] | None = None
 
     @classmethod
@@ -383,7 +446,9 @@ class ReVOSDataModule(SplitDataModule):
             and bool(type_ids)
             and all(isinstance(t, int) and not isinstance(t, bool) and t >= 0 for t in type_ids)
         )
-        require(ok, "type_ids", type_ids, "must be a non-empty list of expression types (0 referring, 1 reasoning)")
+        require(
+            ok, "type_ids", type_ids, "must be a non-empty list of expression types (0 referring, 1 reasoning, 2 nan)"
+        )
         validate_expression_filters(args)
 
     def prepare_data(self) -> None:
