@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,9 @@ def test_demo_config_trains_writes_artifacts_and_resumes(tmp_path: Path, monkeyp
     ckpt = tmp_path / "runs/demo/checkpoints/last.ckpt"
     assert ckpt.is_file()
     assert (tmp_path / "runs/demo/logs/version_0/config.yaml").is_file()
+    summary = json.loads((tmp_path / "runs/demo/logs/version_0/summary.json").read_text())  # said at the end
+    assert summary["stage"] == "SFTModule" and summary["paths"]["checkpoint"].endswith("last.ckpt")
+    assert "train/loss" in summary["metrics"] and (tmp_path / "runs/demo/logs/version_0/plots.png").is_file()
     rows = list(csv.DictReader(open(tmp_path / "runs/demo/logs/version_0/metrics.csv")))
     losses = [float(r["train/loss"]) for r in rows if r.get("train/loss")]
     assert len(losses) == 2 and all(torch.isfinite(torch.tensor(losses)))

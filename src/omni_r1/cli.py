@@ -9,6 +9,7 @@ from __future__ import annotations
 from lightning.pytorch import Trainer
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
+from omni_r1.callbacks.run_summary import RunSummaryCallback
 from omni_r1.checkpoint import CheckpointError, check_local_checkpoint, use_safe_checkpoint_io
 from omni_r1.validation import ConfigError, validate_tree
 
@@ -34,4 +35,6 @@ class OmniR1CLI(LightningCLI):
     def instantiate_trainer(self, **kwargs) -> Trainer:
         trainer = super().instantiate_trainer(**kwargs)
         use_safe_checkpoint_io(trainer)
+        if not any(isinstance(callback, RunSummaryCallback) for callback in trainer.callbacks):
+            trainer.callbacks.append(RunSummaryCallback())  # the summary and plots.png at the end of every run
         return trainer
