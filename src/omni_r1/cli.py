@@ -6,9 +6,12 @@ planner, the exporter, ``evaluate`` and ``predict``), so every command reads a c
 
 from __future__ import annotations
 
+from typing import Any
+
 from lightning.pytorch import Trainer
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
+from omni_r1.callbacks.config_logging import LogConfigCallback
 from omni_r1.callbacks.run_summary import RunSummaryCallback
 from omni_r1.checkpoint import CheckpointError, check_local_checkpoint, use_safe_checkpoint_io
 from omni_r1.validation import ConfigError, validate_tree
@@ -17,6 +20,12 @@ from omni_r1.validation import ConfigError, validate_tree
 class OmniR1CLI(LightningCLI):
     """LightningCLI with ``--ckpt_path`` for resuming (``run=False`` has no subcommands to carry it), value checks
     before instantiation and the kit's atomic checkpoint IO."""
+
+    def __init__(self, *args: Any, parser_kwargs: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        # omegaconf+ resolves ``${trainer.default_root_dir}`` after every config file and flag is merged, so the
+        # trainer configs derive the logger's and the checkpoints' folders from that one key.
+        kwargs.setdefault("save_config_callback", LogConfigCallback)  # config.yaml + every key as a hyperparameter
+        super().__init__(*args, parser_kwargs={"parser_mode": "omegaconf+", **(parser_kwargs or {})}, **kwargs)
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_argument("--ckpt_path", type=str | None, default=None, help="checkpoint to resume from")

@@ -54,7 +54,7 @@ def test_summary_and_plots_at_the_end_of_fit(tmp_path: Path) -> None:
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["stage"] == "RisingReward" and summary["steps"] == 6
     reward = summary["metrics"]["train/reward"]
-    assert reward == {"start": 0.5, "end": 4.5}  # steps 0-1 vs 4-5 (the step count before each update)
+    assert reward == {"start": 0.5, "end": 4.5, "steps": 2}  # steps 0-1 vs 4-5 (the count before each update)
     assert summary["metrics"]["train/rewards/mask/mean"]["end"] > summary["metrics"]["train/rewards/mask/mean"]["start"]
     assert (folder / "plots.png").stat().st_size > 0 and summary["paths"]["plots"] == str(folder / "plots.png")
     text = render_summary(summary)

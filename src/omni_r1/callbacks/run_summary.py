@@ -76,12 +76,13 @@ class RunSummaryCallback(L.Callback):
             self._record(trainer, "val/")
 
     # ------------------------------------------------------------------ the end
-    def _start_end(self, key: str) -> tuple[float, float] | None:
+    def _start_end(self, key: str) -> tuple[float, float, int] | None:
+        """Means over the first and the last ``window`` values (at most half the run each), and that window."""
         values = [v for _, v in self.history.get(key, [])]
         if not values:
             return None
-        window = max(1, min(self.window, len(values) // 2 or 1))
-        return _mean(values[:window]), _mean(values[-window:])
+        window = max(1, min(self.window, len(values) // 2))
+        return _mean(values[:window]), _mean(values[-window:]), window
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not trainer.is_global_zero:
@@ -94,7 +95,7 @@ class RunSummaryCallback(L.Callback):
         for key in ["train/reward", *terms, "train/kl", "train/loss"]:
             pair = self._start_end(key)
             if pair is not None:
-                figures[key] = {"start": pair[0], "end": pair[1]}
+                figures[key] = {"start": pair[0], "end": pair[1], "steps": pair[2]}
         for key in sorted(k for k in self.history if k.startswith("val/")):
             figures[key] = {"first": self.history[key][0][1], "last": self.history[key][-1][1]}
         paths = self._paths(trainer, folder)
@@ -136,15 +137,14 @@ class RunSummaryCallback(L.Callback):
 def render_summary(summary: dict[str, Any]) -> str:
     """The summary as the lines printed at the end of a run."""
     lines = [f"omni_r1: {summary['stage']} finished: {summary['steps']} steps in {summary['wall_time_s']:.0f} s"]
-    window = summary["window"]
     for key, value in summary["metrics"].items():
         name = key.removeprefix("train/").removeprefix("rewards/").removesuffix("/mean")
         indent = "    " if key.startswith("train/rewards/") else "  "
         if "start" in value:
-            first, last, when = value["start"], value["end"], f"first {window} steps"
+            first, last, when = value["start"], value["end"], f"first {value['steps']} steps"
         else:
             first, last, when = value["first"], value["last"], "first validation"
-        lines.append(f"{indent}{name:<22} {first:9.4f} ({when}) -> {last:9.4f} (last)")
+        lines.append(f"{indent}{name:<22} {first:9.4f} ({when}) -> {last:9.4f} (last {value.get('steps', 1)})")
     for name, path in summary["paths"].items():
         lines.append(f"  {name:<12} {path}")
     return "\n".join(lines)
