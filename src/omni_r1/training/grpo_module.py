@@ -29,6 +29,7 @@ from omni_r1.models.global_system import GlobalSystem
 from omni_r1.models.rollouts import PromptBatch, Rollouts
 from omni_r1.models.text_policy import TextPolicy
 from omni_r1.rewards.hierarchical import HierarchicalReward
+from omni_r1.training.clipping import clip_grad_norm
 from omni_r1.training.optim import policy_optimizers
 from omni_r1.training.reference import ReferencePolicy
 from omni_r1.validation import (
@@ -264,7 +265,8 @@ class GRPOModule(L.LightningModule):
         )
 
     def update(self, exp: Experience) -> tuple[Tensor, dict[str, Tensor]]:
-        """μ optimizer steps on one experience batch; returns the mean loss and token-weighted loss metrics."""
+        """μ optimizer steps on one experience batch; returns the mean loss and token-weighted loss metrics (plus
+        ``grad_norm``, the pre-clip total gradient norm averaged over the μ steps, when clipping is on)."""
         mask = exp.rollouts.completion_mask.float()
         num_items = self._global_count(mask)
         world = self.trainer.world_size
@@ -272,6 +274,7 @@ class GRPOModule(L.LightningModule):
         scheduler = self.lr_schedulers()
         sums: dict[str, Tensor] = {}
         total_loss = torch.zeros((), device=self.device)
+        grad_norms: list[Tensor] = []
         for _ in range(self.num_iterations):
             optimizer.zero_grad()
             for part in self._micro_batches(mask.shape[0]):
@@ -297,13 +300,16 @@ class GRPOModule(L.LightningModule):
                 metrics["entropy"] = (entropy * mask[part]).sum() / mask[part].sum().clamp(min=1)
                 for name, value in metrics.items():
                     sums[name] = sums.get(name, 0.0) + value * mask[part].sum()
-            if self.max_grad_norm is not None:
-                self.clip_gradients(optimizer, gradient_clip_val=self.max_grad_norm, gradient_clip_algorithm="norm")
+            if self.max_grad_norm is not None:  # through the FSDP root when sharded: Lightning's clip refuses FSDP
+                grad_norms.append(clip_grad_norm(self, self.max_grad_norm, self.trainer.strategy))
             optimizer.step()
             if scheduler is not None:
                 scheduler.step()
         tokens = mask.sum().clamp(min=1) * self.num_iterations
-        return total_loss / self.num_iterations, {name: value / tokens for name, value in sums.items()}
+        metrics = {name: value / tokens for name, value in sums.items()}
+        if grad_norms:  # pre-clip total norm, mean over the μ steps
+            metrics["grad_norm"] = torch.stack(grad_norms).mean().to(self.device)
+        return total_loss / self.num_iterations, metrics
 
     def training_step(self, batch: list[VideoSample], batch_idx: int) -> Tensor:
         exp = self.make_experience(batch)

@@ -19,6 +19,7 @@ from omni_r1.answer.handover import HandoverConfig
 from omni_r1.answer.reference import reference_answer
 from omni_r1.data.types import VideoSample
 from omni_r1.models.global_system import GlobalSystem
+from omni_r1.training.clipping import clip_grad_norm
 from omni_r1.training.optim import policy_optimizers
 from omni_r1.validation import init_arguments, paths_checked, require, require_number, require_str, validate_nested
 
@@ -89,11 +90,17 @@ class SFTModule(L.LightningModule):
         return loss
 
     def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None) -> None:
+        """Norm clipping through :func:`~omni_r1.training.clipping.clip_grad_norm` (the FSDP root when sharded:
+        Lightning's own norm clipping refuses FSDP); the Trainer's ``gradient_clip_algorithm: value`` stays
+        Lightning's. Logs the pre-clip total norm as ``train/grad_norm``."""
         clip = gradient_clip_val if gradient_clip_val is not None else self.max_grad_norm
-        if clip is not None:
-            self.clip_gradients(
-                optimizer, gradient_clip_val=clip, gradient_clip_algorithm=gradient_clip_algorithm or "norm"
-            )
+        if clip is None:
+            return
+        if gradient_clip_algorithm == "value":
+            self.clip_gradients(optimizer, gradient_clip_val=clip, gradient_clip_algorithm="value")
+            return
+        norm = clip_grad_norm(self, float(clip), self.trainer.strategy)
+        self.log("train/grad_norm", norm.to(self.device), batch_size=1)
 
     def on_train_end(self) -> None:
         if self.export_dir is not None and self.trainer.is_global_zero:
