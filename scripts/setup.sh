@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up used by `make demo` and `make test`: FFmpeg libraries for torchcodec, a .venv at the repo
-# root, and the package installed with its extras. Re-running it is cheap: the install is skipped while
-# pyproject.toml is unchanged.
+# root, and the package installed with its extras at the versions of constraints.txt (scripts/install.sh).
+# Re-running it is cheap: the install is skipped while pyproject.toml, constraints.txt and install.sh are unchanged.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -36,13 +36,9 @@ if [ ! -x .venv/bin/python ]; then
 fi
 
 stamp=.venv/.omni_r1-installed
-want="$(cat pyproject.toml | sha256sum | cut -d' ' -f1)"
+want="$(cat pyproject.toml constraints.txt scripts/install.sh | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "[setup] installing omni_r1 and its dependencies into .venv (first run: a few minutes)"
-  .venv/bin/python -m pip install -q --upgrade pip setuptools wheel
-  # torch first, so sam2's source build (CUDA extension off) finds it without an isolated build env.
-  .venv/bin/python -m pip install -q torch==2.14.1 torchvision==0.29.1
-  SAM2_BUILD_CUDA=0 .venv/bin/python -m pip install -q --no-build-isolation sam2==1.1.0
-  .venv/bin/python -m pip install -q -e ".[dev]"
+  bash scripts/install.sh .venv/bin/python
   echo "$want" > "$stamp"
 fi
