@@ -20,6 +20,9 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
+import matplotlib.pyplot as plt
+
+from omni_r1.evaluate.plots import draw_scores
 from omni_r1.evaluate.refavs import score_refavs
 from omni_r1.evaluate.vos import score_mevis, score_revos
 from omni_r1.metrics.functional.revos import ACCURACY_MODES, ROBUSTNESS_MODES
@@ -71,7 +74,8 @@ def _jsonable(value: Any) -> Any:
 
 
 def write_scores(summary: dict[str, Any], table: list[dict[str, Any]], output: str | Path) -> tuple[Path, Path]:
-    """Write ``summary`` as JSON to ``output`` and ``table`` as CSV next to it; returns both paths."""
+    """Write ``summary`` as JSON to ``output``, ``table`` as CSV and the bars of :mod:`omni_r1.evaluate.plots` as
+    PNG next to it; returns the JSON and CSV paths."""
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(_jsonable(summary), indent=2) + "\n")
@@ -80,6 +84,8 @@ def write_scores(summary: dict[str, Any], table: list[dict[str, Any]], output: s
         writer = csv.DictWriter(handle, fieldnames=list(table[0]) if table else ["missing"])
         writer.writeheader()
         writer.writerows(table)
+    figure = draw_scores(summary, output.with_suffix(".png"), title=output.parent.name)  # scores.png beside it
+    plt.close(figure)
     return output, table_path
 
 
