@@ -17,7 +17,8 @@ from omni_r1.data.datamodule import SplitDataModule, shared_arguments, split_arg
 from omni_r1.data.frame_sampling import validate_frame_range
 from omni_r1.data.integrity import CheckLevel
 from omni_r1.data.layout import require_paths
-from omni_r1.data.revos import OverMaxObjects, ReVOSDataset, validate_expression_filters
+from omni_r1.data.revos import ReVOSDataset
+from omni_r1.data.vos_expressions import OverMaxObjects, validate_expression_filters
 from omni_r1.data.vos_meta import check_meta_videos, read_json, read_mask_dict
 from omni_r1.validation import init_arguments
 

@@ -8,11 +8,9 @@ and ``s1_indices`` is ``arange(n)``: rewards are computed on the clip the policy
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any
 
 import numpy as np
 import torch
@@ -23,24 +21,25 @@ from omni_r1.data.decode import decode_rles_into, empty_for_transfer, read_clip_
 from omni_r1.data.frame_sampling import sample_s1_indices, validate_frame_range
 from omni_r1.data.integrity import (
     CheckLevel,
-    Problem,
     Report,
-    Requirement,
-    check_requirements,
-    found,
-    image_size,
-    rle_problems,
     valid_indices,
 )
 from omni_r1.data.layout import DatasetFormatError, require_paths
 from omni_r1.data.synthetic import ensure_synthetic
 from omni_r1.data.types import VideoSample
+from omni_r1.data.vos_checks import check_vos_files
+from omni_r1.data.vos_expressions import (
+    OVER_MAX_OBJECTS,
+    ExpressionItem,
+    OverMaxObjects,
+    expression_item,
+    expression_key,
+    validate_expression_filters,
+)
 from omni_r1.data.vos_meta import check_meta_videos, read_json, read_mask_dict
-from omni_r1.validation import init_arguments, require, require_bool, require_choice, require_int
+from omni_r1.validation import init_arguments, require, require_bool
 
 SPLITS = ("train", "valid")
-OverMaxObjects = Literal["subset", "drop"]
-OVER_MAX_OBJECTS: tuple[str, ...] = get_args(OverMaxObjects)
 LAYOUT = """\
 <root>/
 ├── JPEGImages/<video>/<frame>.jpg
@@ -70,39 +69,8 @@ def load_mask_dict(
     return read_mask_dict(root, dataset=dataset, layout=layout)
 
 
-def validate_expression_filters(args: Mapping[str, Any]) -> None:
-    """``max_objects`` (``>= 1`` or ``None``), ``over_max_objects``, ``skip_targetless`` and ``per_video``, the
-    training filters ReVOS and MeViS share."""
-    require_int("max_objects", args.get("max_objects"), minimum=1, optional=True, note="null keeps every target")
-    require_choice("over_max_objects", args.get("over_max_objects"), OVER_MAX_OBJECTS)
-    require_bool("skip_targetless", args.get("skip_targetless"))
-    require_bool("per_video", args.get("per_video"))
-
-
 def _index_files(root: Path, split: str) -> list[Path]:
     return [root / f"meta_expressions_{split}_.json", root / "mask_dict.json"]
-
-
-@dataclass(frozen=True)
-class _Item:
-    video: str
-    exp_id: str
-    expression: str
-    anno_ids: tuple[int, ...]
-    type_id: int
-    targetless: bool  # empty ``obj_id`` (the authors' test) or no ``anno_id``: nothing to segment
-
-
-def _expression_item(video: str, exp_id: str, exp: dict[str, Any]) -> _Item:
-    anno_ids = tuple(int(a) for a in exp.get("anno_id", []))
-    # The authors' loader treats a missing ``obj_id`` as one object ([0]) and skips an empty one in training.
-    targetless = not exp.get("obj_id", [0]) or not anno_ids
-    return _Item(video, exp_id, exp["exp"], anno_ids, int(exp.get("type_id", 0)), targetless)
-
-
-def _expression_key(video: str, exp_id: str) -> int:
-    """A stable integer for a (video, expression) pair: the same in every process and run (``hash`` is salted)."""
-    return zlib.crc32(f"{video}\0{exp_id}".encode())
 
 
 class ReVOSDataset(Dataset[VideoSample]):
@@ -174,7 +142,7 @@ class ReVOSDataset(Dataset[VideoSample]):
         self.max_objects, self.over_max_objects = max_objects, over_max_objects
         self.videos, self.mask_dict = self._load(mask_dict)
         self.items = [
-            _expression_item(vid, exp_id, exp)
+            expression_item(vid, exp_id, exp)
             for vid, info in sorted(self.videos.items())
             for exp_id, exp in info["expressions"].items()
         ]
@@ -226,80 +194,7 @@ class ReVOSDataset(Dataset[VideoSample]):
 
     def check(self, level: CheckLevel, workers: int = 8) -> Report:
         """Check frames, mask lists and (from ``"open"`` on) RLEs at ``level``; never raises for a broken entry."""
-        frames_of: dict[str, list[Requirement]] = {}
-        for vid in sorted({item.video for item in self.items}):
-            folder = self._frame_dir(vid)
-            stems = self.videos[vid]["frames"]
-            frames_of[vid] = (
-                [Requirement(folder / f"{stem}.jpg", "image") for stem in stems]
-                if folder.is_dir()
-                else [Requirement(folder, "dir")]
-            )
-        outcome, bad = check_requirements([frames_of[item.video] for item in self.items], level, workers)
-        problems = [p for p in outcome.values() if p is not None]
-        mask_problems, broken_annos, entries = self._check_masks(frames_of, outcome, level)
-        problems += mask_problems
-        bad |= {i for i, item in enumerate(self.items) if broken_annos.intersection(item.anno_ids)}
-        types = sorted({item.type_id for item in self.items})
-        type_names = {0: "referring", 1: "reasoning", 2: "nan"}
-        counts: dict[str, int | str] = {"videos": len(frames_of), "expressions": len(self.items)}
-        counts.update(
-            {
-                f"  type {t} ({type_names.get(t, 'other')})": sum(item.type_id == t for item in self.items)
-                for t in types
-                if len(types) > 1 or t != 0
-            }
-        )
-        num_frames = sum(len(self.videos[vid]["frames"]) for vid in frames_of)
-        counts["frames"] = found(outcome, "image", self.root, num_frames)
-        counts["objects (anno_id)"] = len({a for item in self.items for a in item.anno_ids})
-        counts["masks (non-null RLE)"] = entries
-        return Report(self.name, self.split, self.root, len(self.items), counts, problems, bad)
-
-    def _check_masks(
-        self, frames_of: dict[str, list[Requirement]], outcome: dict[Requirement, Problem | None], level: CheckLevel
-    ) -> tuple[list[Problem], set[int], int]:
-        """Problems of the mask lists, the anno ids they break, and the count of non-null RLE entries."""
-        problems: list[Problem] = []
-        broken: set[int] = set()
-        entries = 0
-        seen: set[int] = set()
-        mask_file = self._mask_path()
-        sizes: dict[str, tuple[int, int] | None] = {}
-        for item in self.items:
-            expected = len(self.videos[item.video]["frames"])
-            if level != "exists" and item.video not in sizes:
-                sizes[item.video] = self._frame_size(frames_of[item.video], outcome)
-            size = sizes.get(item.video)
-            for anno in item.anno_ids:
-                if anno in seen:
-                    continue
-                seen.add(anno)
-                rles = self.mask_dict.get(str(anno))
-                where = f"{mask_file}[{anno}]"
-                if not isinstance(rles, list) or len(rles) != expected:
-                    have = f"has {len(rles)} mask entries" if isinstance(rles, list) else "has no mask list"
-                    detail = (
-                        f"anno_id {anno} of video {item.video} expression {item.exp_id} {have}, "
-                        f"expected {expected} entries (one per frame)"
-                    )
-                    problems.append(Problem("invalid", where, detail))
-                    broken.add(anno)
-                    continue
-                entries += sum(rle is not None for rle in rles)
-                if size is None:
-                    continue
-                for t, detail in enumerate(rle_problems(rles, *size, level)):  # one vectorised pass per object
-                    if detail:
-                        problems.append(Problem("invalid", f"{where}[{t}]", detail))
-                        broken.add(anno)
-        return problems, broken, entries
-
-    @staticmethod
-    def _frame_size(frames: list[Requirement], outcome: dict[Requirement, Problem | None]) -> tuple[int, int] | None:
-        """``(height, width)`` of a video from its first readable frame's header (the masks must match it)."""
-        readable = next((r for r in frames if r.kind == "image" and outcome[r] is None), None)
-        return image_size(readable.path) if readable is not None else None
+        return check_vos_files(self, level, workers)
 
     def set_epoch(self, epoch: int) -> None:
         """Draw new training clips for a new epoch (like ``DistributedSampler.set_epoch``).
@@ -316,19 +211,19 @@ class ReVOSDataset(Dataset[VideoSample]):
     def __len__(self) -> int:
         return len(self.groups)
 
-    def _item(self, index: int) -> _Item:
+    def _item(self, index: int) -> ExpressionItem:
         group = self.groups[index]
         if len(group) == 1:
             return self.items[group[0]]
         state = np.random.SeedSequence([self.seed, self.epoch, index, 1]).generate_state(1)[0]
         return self.items[group[int(state) % len(group)]]
 
-    def _targets(self, item: _Item) -> tuple[int, ...]:
+    def _targets(self, item: ExpressionItem) -> tuple[int, ...]:
         """The item's ``anno_id`` targets, cut to ``max_objects`` by a seeded draw without replacement (kept in
         meta order) when ``over_max_objects`` is ``"subset"``."""
         if self.max_objects is None or len(item.anno_ids) <= self.max_objects:
             return item.anno_ids
-        entropy = [self.seed, self.epoch, _expression_key(item.video, item.exp_id), 2]
+        entropy = [self.seed, self.epoch, expression_key(item.video, item.exp_id), 2]
         picked = np.random.default_rng(np.random.SeedSequence(entropy)).choice(
             len(item.anno_ids), self.max_objects, replace=False
         )
