@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from omni_r1.data.integrity import CHECK_LEVELS, CheckLevel
 from omni_r1.data.loader import ResumableDataLoader
-from omni_r1.data.types import collate_samples
+from omni_r1.data.types import Preprocessor, SampleCollator
 from omni_r1.validation import init_arguments, require, require_bool, require_choice, require_int
 
 
@@ -54,15 +54,23 @@ def validate_root(args: Mapping[str, Any]) -> None:
     require(ok, "root", root, "must name the dataset root folder")
 
 
-def prompt_loader(dataset: Dataset[Any], batch_size: int, num_workers: int, seed: int, shuffle: bool) -> DataLoader:
-    """The loader every DataModule returns: batches are lists of prompts (never stacked: shapes differ), the
-    shuffle order is seeded, and the position is checkpointed for exact mid-epoch resume."""
+def prompt_loader(
+    dataset: Dataset[Any],
+    batch_size: int,
+    num_workers: int,
+    seed: int,
+    shuffle: bool,
+    collate: SampleCollator | None = None,
+) -> DataLoader:
+    """The loader every DataModule returns: batches are lists of prompts (never stacked: shapes differ) or, with
+    a preprocessor in ``collate``, those prompts with their model inputs; the shuffle order is seeded, and the
+    position is checkpointed for exact mid-epoch resume."""
     return ResumableDataLoader(
         dataset,
         batch_size=batch_size,
         shuffle=shuffle,
         num_workers=num_workers,
-        collate_fn=collate_samples,
+        collate_fn=collate if collate is not None else SampleCollator(),
         generator=torch.Generator().manual_seed(seed) if shuffle else None,
     )
 
@@ -124,6 +132,7 @@ class SplitDataModule(L.LightningDataModule):
         self.seed = seed
         self.checks: dict[str, Any] = {"skip_invalid": skip_invalid, "check_level": check_level}
         self.datasets: dict[str, Dataset[Any]] = {}
+        self.collate = SampleCollator()  # one object for every loader: a later set_preprocessor reaches them all
 
     @classmethod
     def validate_init_args(cls, args: Mapping[str, Any]) -> None:
@@ -155,9 +164,15 @@ class SplitDataModule(L.LightningDataModule):
         for part in STAGE_PARTS.get(stage or "", self.unstaged_parts):
             self.dataset(part)
 
+    def set_preprocessor(self, preprocess: Preprocessor | None) -> None:
+        """Make every loader's batches ``preprocess(records)`` (the training module's model inputs, prepared in
+        the loader workers); ``None`` restores lists of records."""
+        self.collate.preprocess = preprocess
+
     def loader(self, part: str, shuffle: bool) -> DataLoader:
-        """A loader over ``part`` yielding lists of records (prompts differ in shape and are never stacked)."""
-        return prompt_loader(self.dataset(part), self.batch_size, self.num_workers, self.seed, shuffle)
+        """A loader over ``part`` yielding lists of records (prompts differ in shape and are never stacked), or
+        :class:`~omni_r1.data.types.ProcessedBatch` es once a preprocessor is set."""
+        return prompt_loader(self.dataset(part), self.batch_size, self.num_workers, self.seed, shuffle, self.collate)
 
     def train_dataloader(self) -> DataLoader:
         return self.loader("train", shuffle=True)

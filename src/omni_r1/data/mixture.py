@@ -33,7 +33,7 @@ from torch.utils.data import ConcatDataset, DataLoader, Dataset, DistributedSamp
 
 from omni_r1.data.datamodule import validate_loader_args
 from omni_r1.data.loader import ResumableDataLoader
-from omni_r1.data.types import collate_samples
+from omni_r1.data.types import Preprocessor, SampleCollator
 from omni_r1.validation import ConfigError, init_arguments, require, require_bool, require_int, require_number
 
 
@@ -224,6 +224,7 @@ class MixtureDataModule(L.LightningDataModule):
         self.batch_size, self.num_workers, self.seed, self.drop_last = batch_size, num_workers, seed, drop_last
         self.families = families or {}
         self.rank, self.world_size = rank, world_size
+        self.collate = SampleCollator()
 
     @classmethod
     def validate_init_args(cls, args: Mapping[str, Any]) -> None:
@@ -269,6 +270,13 @@ class MixtureDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         for module in self.children.values():
             module.setup(stage)
+
+    def set_preprocessor(self, preprocess: Preprocessor | None) -> None:
+        """The training module's preprocessor for the mixture's loader and every dataset's own (validation)."""
+        self.collate.preprocess = preprocess
+        for module in self.children.values():
+            if hasattr(module, "set_preprocessor"):
+                module.set_preprocessor(preprocess)
 
     def counts(self, sizes: Sequence[int]) -> list[int]:
         """Prompts per epoch from each dataset, given their sizes (in ``self.children`` order)."""
@@ -316,7 +324,7 @@ class MixtureDataModule(L.LightningDataModule):
             batch_size=self.batch_size,
             sampler=sampler,
             num_workers=self.num_workers,
-            collate_fn=collate_samples,
+            collate_fn=self.collate,
             generator=torch.Generator().manual_seed(self.seed),
         )
 

@@ -7,7 +7,9 @@ tensors inside the dataclass to the device.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any, overload
 
 import torch
 from torch import Tensor
@@ -65,3 +67,58 @@ class VideoSample:
 def collate_samples(samples: list[VideoSample]) -> list[VideoSample]:
     """Keep a batch as a list of prompts: clips differ in length and size, and groups never mix prompts."""
     return list(samples)
+
+
+@dataclass
+class ProcessedBatch:
+    """A batch of prompts together with the model inputs the data pipeline prepared for them.
+
+    It reads as the list of its records (``len``, indexing, iteration), so code that takes a batch of records
+    takes it unchanged; the module that trains on it reads ``inputs`` instead of running the processor itself.
+    A dataclass, not a list subclass, so that Lightning's batch transfer moves ``inputs`` to the device too.
+
+    Attributes:
+        samples: the records, in batch order.
+        inputs: the processor's tensors for them (left-padded token ids, pixel values, audio features, grids).
+        responses: the answers appended to the prompts for teacher forcing (SFT), or ``None``.
+    """
+
+    samples: list[VideoSample]
+    inputs: dict[str, Any]
+    responses: list[str] | None = None
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __iter__(self) -> Iterator[VideoSample]:
+        return iter(self.samples)
+
+    @overload
+    def __getitem__(self, index: int) -> VideoSample: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[VideoSample]: ...
+    def __getitem__(self, index: int | slice) -> VideoSample | list[VideoSample]:
+        return self.samples[index]
+
+
+Preprocessor = Callable[[list[VideoSample]], ProcessedBatch]
+
+
+class SampleCollator:
+    """The ``collate_fn`` of every DataModule loader: the list of prompts, or with a preprocessor its output.
+
+    A training module hands its policy's preprocessor over in ``setup`` (``DataModule.set_preprocessor``), so
+    prompts are tokenised and their media resized and featurised in the loader's workers, not in the training
+    step (where the trainer's autocast would run the processor in half precision). The collator is one object
+    shared by the loaders a DataModule makes, so a preprocessor set after a loader was built still applies.
+
+    Args:
+        preprocess: records → :class:`ProcessedBatch`; ``None`` keeps batches as lists of records.
+    """
+
+    def __init__(self, preprocess: Preprocessor | None = None) -> None:
+        self.preprocess = preprocess
+
+    def __call__(self, samples: list[VideoSample]) -> list[VideoSample] | ProcessedBatch:
+        samples = list(samples)
+        return samples if self.preprocess is None else self.preprocess(samples)

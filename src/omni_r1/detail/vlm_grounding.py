@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from omni_r1.detail.box_parsing import MAX_BOXES, parse_bbox_2d, rescale_boxes
 from omni_r1.models.global_system import PixelBudget
+from omni_r1.models.preprocess import no_autocast
 
 # The paper's S2 budget: keyframes at high resolution (min 64·28·28, max 900·28·28 pixels; the later code uses 1600).
 S2_PIXELS = PixelBudget(min_pixels=64 * 28 * 28, max_pixels=900 * 28 * 28)
@@ -69,13 +70,14 @@ def generate_grounding(
     try:
         for first in range(0, len(images), batch_size):
             chunk = slice(first, first + batch_size)
-            inputs = processor(
-                text=[chat_text(processor, prompt) for prompt in prompts[chunk]],
-                images=list(images[chunk]),
-                images_kwargs={"size": pixels.as_size()},
-                return_tensors="pt",
-                padding=True,
-            )
+            with no_autocast():  # preprocessing, not model compute: never in the trainer's half precision
+                inputs = processor(
+                    text=[chat_text(processor, prompt) for prompt in prompts[chunk]],
+                    images=list(images[chunk]),
+                    images_kwargs={"size": pixels.as_size()},
+                    return_tensors="pt",
+                    padding=True,
+                )
             resized = [(h * patch, w * patch) for _, h, w in inputs["image_grid_thw"].tolist()]
             inputs = {k: v.to(device) if isinstance(v, Tensor) else v for k, v in inputs.items()}
             out = model.generate(

@@ -1,20 +1,22 @@
 """The Global Reasoning System (S1): a Qwen2.5-Omni thinker that watches low-resolution frames and listens.
 
 It owns the policy weights and the processor, turns ``VideoSample`` records into model inputs (chat template,
-pixel budgets, 2-fps video, 16 kHz audio), samples answers and scores completions. The same class runs the
-CPU demo on a ``tiny://`` model and a 7B run on ``Qwen/Qwen2.5-Omni-7B``.
+pixel budgets, 2-fps video, 16 kHz audio), samples answers and scores completions. Turning records into inputs
+needs no weights: that is its :class:`~omni_r1.models.preprocess.OmniPreprocessor`, which a training module
+hands to the DataModule so the loader's workers run it (``encode`` and ``sft_loss`` then take the
+:class:`~omni_r1.data.types.ProcessedBatch`); given plain records they run it themselves, with autocast off.
+The same class runs the CPU demo on a ``tiny://`` model and a 7B run on ``Qwen/Qwen2.5-Omni-7B``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from omni_r1.data.types import VideoSample
+from omni_r1.data.types import ProcessedBatch, VideoSample
 from omni_r1.models.hub import resolve_pretrained
 from omni_r1.models.loading import (
     DTYPES,
@@ -29,14 +31,13 @@ from omni_r1.models.loading import (
 )
 from omni_r1.models.media import encode_media, unwrap_thinker
 from omni_r1.models.policy import SamplingPolicy, Step
+from omni_r1.models.preprocess import OmniPreprocessor, PixelBudget, model_image_sizes
 from omni_r1.models.prompts import PromptBuilder
 from omni_r1.models.rollouts import PromptBatch, Rollouts
 from omni_r1.validation import (
-    as_arguments,
     init_arguments,
     require_bool,
     require_choice,
-    require_int,
     require_number,
     validate_nested,
 )
@@ -64,31 +65,6 @@ _FORBIDDEN_TOKENS = (
 
 # The tiny:// models with the Qwen2.5-Omni thinker layout (``tiny://qwen2`` is text-only: see TextPolicy).
 OMNI_TINY_MODELS = ("qwen2.5-omni", "qwen2.5-omni-full")
-
-
-@dataclass
-class PixelBudget:
-    """Per-frame pixel bounds handed to the Qwen2-VL image / video processors.
-
-    Args:
-        min_pixels: lower bound of ``H·W`` after resizing (paper: 16·28·28).
-        max_pixels: upper bound of ``H·W`` after resizing (paper: 128·28·28 for S1, 900·28·28 for S2).
-    """
-
-    min_pixels: int = 16 * 28 * 28
-    max_pixels: int = 128 * 28 * 28
-
-    def __post_init__(self) -> None:
-        self.validate_init_args(as_arguments(self))
-
-    @classmethod
-    def validate_init_args(cls, args: Mapping[str, Any]) -> None:
-        """Raise :class:`~omni_r1.validation.ConfigError` unless ``1 <= min_pixels <= max_pixels``."""
-        require_int("min_pixels", args.get("min_pixels"), minimum=1)
-        require_int("max_pixels", args.get("max_pixels"), minimum=args["min_pixels"], note="and >= min_pixels")
-
-    def as_size(self) -> dict[str, int]:
-        return {"shortest_edge": self.min_pixels, "longest_edge": self.max_pixels}
 
 
 class GlobalSystem(SamplingPolicy):
@@ -160,6 +136,8 @@ class GlobalSystem(SamplingPolicy):
         stops = set(self.eos_token_ids) | {self.tokenizer.pad_token_id}
         named = {vocab[t] for t in _FORBIDDEN_TOKENS if t in vocab}
         self.forbidden_token_ids = sorted((named | set(self.tokenizer.all_special_ids)) - stops)
+        # The weight-free part: a DataModule runs it in its loader workers (see GRPOModule.setup).
+        self.preprocessor = OmniPreprocessor(self.processor, self.pixels, self.fps, self.prompts)
 
     @classmethod
     def validate_init_args(cls, args: Mapping[str, Any]) -> None:
@@ -189,61 +167,13 @@ class GlobalSystem(SamplingPolicy):
 
     # ------------------------------------------------------------------ inputs
     def conversation(self, sample: VideoSample) -> tuple[list[dict], Tensor | None, Tensor | None, Tensor | None]:
-        """Chat turns and media of one sample: (messages, image, video, audio).
-
-        RefAVS shows S1 the first frame as an image with the full audio; grounding (refCOCOg) shows the image;
-        video tasks show the 2-fps clip (and the audio track when the dataset has one).
-        """
-        text = self.prompts(sample.task, sample.expression, sample.duration)
-        content: list[dict] = []
-        image = video = None
-        if sample.task in ("avs", "grounding"):
-            image = sample.frames[int(sample.s1_indices[0])]
-            content.append({"type": "image"})
-        else:
-            video = sample.frames[sample.s1_indices]
-            content.append({"type": "video"})
-        audio = sample.audio
-        if audio is not None:
-            content.append({"type": "audio"})
-        content.append({"type": "text", "text": text})
-        return [{"role": "user", "content": content}], image, video, audio
+        """Chat turns and media of one sample: (messages, image, video, audio); see :class:`OmniPreprocessor`."""
+        return self.preprocessor.conversation(sample)
 
     def prompt_inputs(self, samples: Sequence[VideoSample], responses: Sequence[str] | None = None) -> dict:
-        """Tokenised model inputs for a batch; with ``responses`` the answers are appended for teacher forcing.
-
-        Returns the processor's tensors plus ``prompt_lengths`` (tokens before each response, counted from the
-        first non-pad token) when responses are given.
-        """
-        texts, images, videos, audios = [], [], [], []
-        for i, sample in enumerate(samples):
-            messages, image, video, audio = self.conversation(sample)
-            text = self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-            if responses is not None:
-                text = text + responses[i] + "<|im_end|>"
-            texts.append(text)
-            if image is not None:
-                images.append(image)
-            if video is not None:
-                videos.append(video)
-            if audio is not None:
-                audios.append(audio.float().cpu().numpy())
-        kwargs: dict = {"text": texts, "return_tensors": "pt", "padding": True}
-        if images:
-            kwargs["images"] = images
-            kwargs["images_kwargs"] = {"size": self.pixels.as_size()}
-        if videos:
-            kwargs["videos"] = videos
-            kwargs["videos_kwargs"] = {
-                "size": self.pixels.as_size(),
-                "fps": float(self.fps),
-                "do_sample_frames": False,
-                "cap_pixels_per_frame": True,
-            }
-        if audios:
-            kwargs["audio"] = audios
-        inputs = dict(self.processor(**kwargs))
-        return inputs
+        """Tokenised model inputs for a batch (autocast off); with ``responses`` the answers are appended for
+        teacher forcing."""
+        return self.preprocessor.inputs(samples, responses)
 
     def _to_device(self, inputs: dict) -> dict:
         device = self.device
@@ -252,19 +182,28 @@ class GlobalSystem(SamplingPolicy):
     @staticmethod
     def model_image_sizes(inputs: dict) -> list[tuple[int, int]]:
         """``(H, W)`` of each prompt's image as the model saw it (after the processor's resize), from the grids."""
-        grid = inputs.get("image_grid_thw")
-        if grid is None:
-            return []
-        return [(int(h) * 14, int(w) * 14) for _, h, w in grid.tolist()]
+        return model_image_sizes(inputs)
 
     # ------------------------------------------------------------------ supervised
-    def sft_loss(self, samples: Sequence[VideoSample], responses: Sequence[str]) -> Tensor:
+    def sft_loss(
+        self, samples: Sequence[VideoSample] | ProcessedBatch, responses: Sequence[str] | None = None
+    ) -> Tensor:
         """Token-mean cross-entropy of the responses given the prompts (prompt and padding tokens masked).
 
-        The media are processed once: the response is the last tokens of each row (left padding), so only the
-        response is tokenised again to count them — and checked against the row, never assumed.
+        ``samples`` is a list of records with their ``responses``, or a :class:`ProcessedBatch` whose inputs the
+        data pipeline made with its responses appended. The media are processed once: the response is the last
+        tokens of each row (left padding), so only the response is tokenised again to count them — and checked
+        against the row, never assumed.
         """
-        full = self._to_device(self.prompt_inputs(samples, responses))
+        if isinstance(samples, ProcessedBatch):
+            if samples.responses is None:
+                raise ValueError("sft_loss needs a ProcessedBatch made with responses (teacher-forced inputs)")
+            responses, inputs = samples.responses, samples.inputs
+        elif responses is None:
+            raise ValueError("sft_loss needs the responses of a list of records")
+        else:
+            inputs = self.prompt_inputs(samples, responses)
+        full = self._to_device(inputs)
         input_ids = full["input_ids"]
         labels = torch.full_like(input_ids, -100)
         for row, response in enumerate(responses):
@@ -277,9 +216,11 @@ class GlobalSystem(SamplingPolicy):
         return outputs.loss
 
     # ------------------------------------------------------------------ sampling and scoring
-    def encode(self, samples: Sequence[VideoSample]) -> PromptBatch:
-        """Tokenise a batch of prompts and, with ``cache_encoders``, run the encoders once for the whole step."""
-        inputs = self._to_device(self.prompt_inputs(samples))
+    def encode(self, samples: Sequence[VideoSample] | ProcessedBatch) -> PromptBatch:
+        """Tokenise a batch of prompts (or take the inputs a :class:`ProcessedBatch` carries from the data
+        pipeline) and, with ``cache_encoders``, run the encoders once for the whole step."""
+        raw = samples.inputs if isinstance(samples, ProcessedBatch) else self.prompt_inputs(samples)
+        inputs = self._to_device(raw)
         media = encode_media(self.model, inputs) if self.cache_encoders else None
         return PromptBatch(inputs=inputs, media=media)
 

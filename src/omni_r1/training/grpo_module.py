@@ -21,7 +21,7 @@ from torch import Tensor
 
 from omni_r1.answer.handover import Handover, HandoverConfig, make_handovers
 from omni_r1.answer.outputs import DetailOutput
-from omni_r1.data.types import VideoSample
+from omni_r1.data.types import ProcessedBatch, VideoSample
 from omni_r1.detail.system import DetailSystem
 from omni_r1.grpo.advantages import SCALES, group_advantages, group_reward_stats
 from omni_r1.grpo.loss import LOSS_TYPES, policy_loss
@@ -31,6 +31,7 @@ from omni_r1.models.text_policy import TextPolicy
 from omni_r1.rewards.hierarchical import HierarchicalReward
 from omni_r1.training.clipping import clip_grad_norm
 from omni_r1.training.optim import policy_optimizers
+from omni_r1.training.preprocessing import share_preprocessor
 from omni_r1.training.reference import ReferencePolicy
 from omni_r1.validation import (
     init_arguments,
@@ -227,8 +228,9 @@ class GRPOModule(L.LightningModule):
         return local
 
     # ------------------------------------------------------------------ the step
-    def make_experience(self, batch: list[VideoSample]) -> Experience:
-        """Sample G completions per prompt, score them and compute everything the updates need."""
+    def make_experience(self, batch: list[VideoSample] | ProcessedBatch) -> Experience:
+        """Sample G completions per prompt, score them and compute everything the updates need (``batch``: the
+        records, or the records with the prompt inputs the loader prepared)."""
         G = self.num_generations
         prompt = self.policy.encode(batch)
         rollouts = self.policy.generate(
@@ -311,7 +313,7 @@ class GRPOModule(L.LightningModule):
             metrics["grad_norm"] = torch.stack(grad_norms).mean().to(self.device)
         return total_loss / self.num_iterations, metrics
 
-    def training_step(self, batch: list[VideoSample], batch_idx: int) -> Tensor:
+    def training_step(self, batch: list[VideoSample] | ProcessedBatch, batch_idx: int) -> Tensor:
         exp = self.make_experience(batch)
         loss, metrics = self.update(exp)
         self.last_experience = exp  # read by the callbacks: completions table, collaboration media
@@ -372,6 +374,8 @@ class GRPOModule(L.LightningModule):
         segmenter = getattr(self.detail, "segmenter", None)
         if segmenter is not None and hasattr(segmenter, "to"):
             segmenter.to(self.device)
+        # Prompts are tokenised and their media featurised in the loader workers, not under the step's autocast.
+        share_preprocessor(self._trainer, getattr(self.policy, "preprocessor", None))
 
     def on_fit_start(self) -> None:
         if self.trainer.accumulate_grad_batches != 1:

@@ -17,11 +17,39 @@ from torch import Tensor
 
 from omni_r1.answer.handover import HandoverConfig
 from omni_r1.answer.reference import reference_answer
-from omni_r1.data.types import VideoSample
+from omni_r1.data.types import ProcessedBatch, VideoSample
 from omni_r1.models.global_system import GlobalSystem
+from omni_r1.models.preprocess import OmniPreprocessor, model_image_sizes
 from omni_r1.training.clipping import clip_grad_norm
 from omni_r1.training.optim import policy_optimizers
+from omni_r1.training.preprocessing import share_preprocessor
 from omni_r1.validation import init_arguments, paths_checked, require, require_number, require_str, validate_nested
+
+
+class SFTPreprocessor:
+    """Records → :class:`~omni_r1.data.types.ProcessedBatch` with each prompt's reference answer appended.
+
+    Weight-free and picklable: the DataModule's loader workers run it. Boxes of grounding (and RefAVS) answers
+    are in the pixels of the image as the model sees it, so those prompts are processed once without answers to
+    read the resized sizes.
+
+    Args:
+        preprocessor: the policy's :class:`~omni_r1.models.preprocess.OmniPreprocessor`.
+        max_keyframes: moments per reference answer (K0).
+    """
+
+    def __init__(self, preprocessor: OmniPreprocessor, max_keyframes: int) -> None:
+        self.preprocessor = preprocessor
+        self.max_keyframes = max_keyframes
+
+    def __call__(self, samples: list[VideoSample]) -> ProcessedBatch:
+        samples = list(samples)
+        sizes: list = [None] * len(samples)
+        if any(s.task == "grounding" for s in samples):  # boxes are answered in the resized image's pixels
+            resized = iter(model_image_sizes(self.preprocessor.inputs(samples)))
+            sizes = [next(resized) if s.task in ("grounding", "avs") else None for s in samples]
+        responses = [reference_answer(s, self.max_keyframes, size) for s, size in zip(samples, sizes)]
+        return ProcessedBatch(samples, self.preprocessor.inputs(samples, responses), responses)
 
 
 class SFTModule(L.LightningModule):
@@ -57,6 +85,7 @@ class SFTModule(L.LightningModule):
         self.handover = handover if handover is not None else HandoverConfig()
         self.export_dir = export_dir
         self.max_grad_norm = max_grad_norm
+        self.preprocessor = SFTPreprocessor(policy.preprocessor, self.handover.max_keyframes)
 
     @classmethod
     def validate_init_args(cls, args: Mapping[str, Any]) -> None:
@@ -69,20 +98,23 @@ class SFTModule(L.LightningModule):
         if export_dir is not None and paths_checked():
             require(not Path(export_dir).is_file(), "export_dir", export_dir, "is an existing file; expected a folder")
 
-    def _loss(self, batch: list[VideoSample]) -> Tensor:
-        sizes: list = [None] * len(batch)
-        if any(s.task == "grounding" for s in batch):  # boxes are answered in the resized image's pixels
-            sizes = iter(self.policy.model_image_sizes(self.policy.prompt_inputs(batch)))
-            sizes = [next(sizes) if s.task in ("grounding", "avs") else None for s in batch]
-        responses = [reference_answer(s, self.handover.max_keyframes, size) for s, size in zip(batch, sizes)]
-        return self.policy.sft_loss(batch, responses)
+    def setup(self, stage: str) -> None:
+        # Reference answers and teacher-forced inputs are made in the loader workers, not under the step's autocast.
+        share_preprocessor(self._trainer, self.preprocessor)
 
-    def training_step(self, batch: list[VideoSample], batch_idx: int) -> Tensor:
+    def _loss(self, batch: list[VideoSample] | ProcessedBatch) -> Tensor:
+        if not (isinstance(batch, ProcessedBatch) and batch.responses is not None):
+            batch = self.preprocessor(list(batch))  # plain records (loaders given to fit directly, tests)
+        return self.policy.sft_loss(batch)
+
+    def training_step(self, batch: list[VideoSample] | ProcessedBatch, batch_idx: int) -> Tensor:
         loss = self._loss(batch)
         self.log("train/loss", loss, prog_bar=True, batch_size=len(batch))
         return loss
 
-    def validation_step(self, batch: list[VideoSample], batch_idx: int, dataloader_idx: int = 0) -> Tensor:
+    def validation_step(
+        self, batch: list[VideoSample] | ProcessedBatch, batch_idx: int, dataloader_idx: int = 0
+    ) -> Tensor:
         """Loss on the reference answers; a mixture validates each dataset on its own loader, so its loss is
         logged per loader (``val/loss/dataloader_idx_<k>``, in the mixture's dataset order)."""
         loss = self._loss(batch)
