@@ -17,10 +17,11 @@ from torch import Tensor
 from omni_r1.detail.box_segmenter import BoxSegmenter
 from omni_r1.detail.system import DetailSystem
 from omni_r1.inference import collaborate
-from omni_r1.predict import answer_record, load_video, main, overlay, write_mp4
+from omni_r1.predict import EXIT_NO_KEYFRAMES, answer_record, load_video, main, overlay, write_mp4
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-TINY = "model.init_args.policy.init_args.model_name_or_path=tiny://qwen2.5-omni"
+TINY_KEY, TINY_MODEL = "model.init_args.policy.init_args.model_name_or_path", "tiny://qwen2.5-omni"
+TINY = f"{TINY_KEY}={TINY_MODEL}"  # the deprecated --set form, still read
 NUM_FRAMES, FPS, HEIGHT, WIDTH = 10, 5.0, 48, 64  # 2 s of video: frame t is shown at t / 5 s
 
 
@@ -79,11 +80,19 @@ def test_load_video_samples_s1_at_2_fps_and_reads_the_audio(clip: Path, tmp_path
         load_video(tmp_path / "nowhere.mp4", "q")
 
 
-def test_main_writes_masks_answer_and_overlay_for_every_frame(clip: Path, tmp_path: Path) -> None:
+def test_main_writes_masks_answer_and_overlay_for_every_frame(
+    clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The tiny random policy's answer hands no keyframe over: the outputs are written all the same (empty masks),
+    the completion is shown and the exit status is 1, so a script can tell an empty prediction from a real one."""
     out = tmp_path / "out"
     args = ["--video", str(clip), "--query", "the red square", "--config", str(CONFIGS / "demo_grpo.yaml")]
-    args += ["--set", TINY, "--output", str(out), "--max-new-tokens", "8", "--device", "cpu"]
-    assert main(args) == 0
+    args += [f"--{TINY_KEY}", TINY_MODEL, "--output", str(out), "--max_new_tokens", "8", "--device", "cpu"]
+    assert main(args) == EXIT_NO_KEYFRAMES
+    completion = json.loads((out / "answer.json").read_text())["completion"]
+    err = capsys.readouterr().err
+    assert "S1's answer handed no keyframe to the Detail system" in err and "every mask is empty" in err
+    assert f"The completion was:\n{completion or '(empty)'}" in err
     masks = sorted((out / "masks").iterdir())
     assert [p.name for p in masks] == [f"{t:05d}.png" for t in range(NUM_FRAMES)]
     for png in masks:
@@ -136,6 +145,7 @@ def test_write_mp4_pads_odd_sizes_and_keeps_every_frame(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------------------------------- the --output folder
 def predict_args(video: Path, out: Path, *extra: str) -> list[str]:
+    """In the spelling of earlier versions (``--set``, ``--max-new-tokens``), which predict still reads."""
     args = ["--video", str(video), "--query", "the red square", "--config", str(CONFIGS / "demo_grpo.yaml")]
     return [*args, "--set", TINY, "--output", str(out), "--max-new-tokens", "8", "--device", "cpu", *extra]
 
@@ -167,7 +177,7 @@ def test_overwrite_replaces_only_the_files_a_previous_predict_wrote(
 ) -> None:
     out = tmp_path / "out"
     out.mkdir()  # an empty folder is as good as a new one
-    assert main(predict_args(clip, out)) == 0
+    assert main(predict_args(clip, out)) == EXIT_NO_KEYFRAMES  # written, with empty masks (the tiny policy)
     marker = json.loads((out / ".omni_r1-predict").read_text())
     assert marker["files"] == [f"masks/{t:05d}.png" for t in range(NUM_FRAMES)] + ["answer.json", "overlay.mp4"]
     (out / "masks" / "notes.txt").write_text("mine")
@@ -176,7 +186,7 @@ def test_overwrite_replaces_only_the_files_a_previous_predict_wrote(
     capsys.readouterr()
     assert main(predict_args(short, out)) == 2
     assert f"--output {out} holds a previous prediction: pass --overwrite" in capsys.readouterr().err
-    assert main(predict_args(short, out, "--overwrite")) == 0
+    assert main(predict_args(short, out, "--overwrite")) == EXIT_NO_KEYFRAMES
     names = sorted(p.name for p in (out / "masks").iterdir())
     assert names == [f"{t:05d}.png" for t in range(6)] + ["notes.txt"]  # the longer video's masks are gone
     assert (out / "masks" / "notes.txt").read_text() == "mine" and (out / "mine.txt").read_text() == "mine too"

@@ -15,6 +15,5 @@ def test_blank_query_is_a_one_line_usage_error(query: str, tmp_path: Path, capsy
         main(["--video", str(tmp_path / "missing.mp4"), "--query", query, "--output", str(tmp_path / "out")])
     assert exit_info.value.code == 2
     errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
-    assert errors == ["python -m omni_r1.predict: error: argument --query: must not be empty (the referring or "
-                      "reasoning query)"]
+    assert errors == ["error: argument --query: must not be empty (the referring or reasoning query)"]
     assert not (tmp_path / "out").exists()

@@ -100,7 +100,7 @@ def test_shipped_grids_parse_against_their_base_configs(tmp_path: Path, capsys: 
         main(["--config", DEMO_GRPO, "--grid", str(SWEEPS / "table4_reward_ablation.yaml"), "--dry-run", "--out", out])
         == 0
     )
-    assert main(["--config", DEMO, "--grid", str(SWEEPS / "demo_lr.yaml"), "--dry-run", "--out", out]) == 0
+    assert main(["--config", DEMO, "--grid", str(SWEEPS / "demo_lr.yaml"), "--dry_run", "--out", out]) == 0
     assert "to run" in capsys.readouterr().out and not Path(out).exists()  # a dry run writes nothing
 
 

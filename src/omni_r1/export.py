@@ -28,6 +28,7 @@ from typing import Any
 from lightning.pytorch import LightningModule
 
 from omni_r1.checkpoint import load_checkpoint
+from omni_r1.command_line import configure_logging
 from omni_r1.config import init_args, instantiate_model, resolved_config
 from omni_r1.models.loading import load_thinker
 
@@ -73,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(args: list[str] | None = None) -> int:
     """Rebuild the run's module, load the checkpoint, export; returns the exit status (2 on bad input)."""
+    configure_logging()  # one line per record; the dependencies' benign notices filtered
     options = build_parser().parse_args(args)
     config = resolved_config(["--config", options.config])
     module = instantiate_model(config["model"])

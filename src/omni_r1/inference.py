@@ -7,22 +7,23 @@ boxes over every frame of the video.
 
 from __future__ import annotations
 
-import argparse
 import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
 import yaml
 from jsonargparse import ArgumentParser
+from jsonargparse.typing import PositiveInt
 from PIL import Image
 from torch import Tensor
 
 from omni_r1.answer.handover import HandoverConfig, make_handover
 from omni_r1.checkpoint import load_checkpoint
+from omni_r1.command_line import set_overrides
 from omni_r1.config import init_args, instantiate_model, section
 from omni_r1.data.types import VideoSample
 from omni_r1.detail.grounders import ReferenceGrounder
@@ -193,28 +194,39 @@ def write_masks(folder: Path, names: Sequence[str], masks: Tensor) -> None:
         Image.fromarray(mask.astype(np.uint8) * 255).save(folder / f"{name}.png")
 
 
-def config_arguments(configs: Sequence[str], overrides: Sequence[str] = ()) -> list[str]:
-    """Fit-CLI arguments from ``--config`` files and ``KEY=VALUE`` overrides (``model.init_args.x=1``)."""
-    args = [arg for path in configs for arg in ("--config", path)]
-    for override in overrides:
-        key, sep, value = override.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--set expects KEY=VALUE (e.g. data.init_args.root=/data/ReVOS), got {override!r}")
-        args += [f"--{key.removeprefix('--')}", value]
-    return args
+def config_arguments(configs: Sequence[str], overrides: Sequence[str] = (), flags: Sequence[str] = ()) -> list[str]:
+    """Fit-CLI arguments from ``--config`` files, deprecated ``KEY=VALUE`` overrides (``model.init_args.x=1``)
+    and fit-style ``--key value`` flags, in that order (later ones win)."""
+    return [*(arg for path in configs for arg in ("--config", path)), *set_overrides(overrides), *flags]
 
 
-def add_system_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options that build the two systems (shared with ``python -m omni_r1.predict``)."""
-    parser.add_argument("--config", action="append", required=True, help="training config (repeat to overlay)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one config key")
-    parser.add_argument("--ckpt", default=None, help="Lightning checkpoint to load (default: the config's weights)")
-    parser.add_argument("--detail", default=None, help="DetailSystem YAML (required for configs without one: SFT)")
+def add_system_arguments(parser: ArgumentParser) -> None:
+    """The options that build the two systems (shared by ``evaluate run`` and ``predict``)."""
     parser.add_argument(
-        "--grounder-weights",
-        default="policy",
-        choices=GROUNDER_WEIGHTS,
-        help="weights a ReferenceGrounder grounds with (default: policy, the trained model in both roles)",
+        "--config", type=str, action="append", required=True, help="training config, as fit takes it (repeatable)"
     )
-    parser.add_argument("--max-new-tokens", type=int, default=None, help="S1 answer budget (default: the module's)")
-    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1... (default: cuda when available)")
+    parser.add_argument(
+        "--set", type=str, action="append", default=[], metavar="KEY=VALUE", help="deprecated: pass --KEY VALUE"
+    )
+    parser.add_argument("--ckpt", type=str | None, default=None, help="Lightning checkpoint (default: config weights)")
+    parser.add_argument(
+        "--detail", type=str | None, default=None, help="DetailSystem YAML (required for configs without one: SFT)"
+    )
+    parser.add_argument(
+        "--grounder_weights",
+        type=Literal[GROUNDER_WEIGHTS],
+        default="policy",
+        help="weights a ReferenceGrounder grounds with: the trained policy in both roles, or the reference",
+    )
+    parser.add_argument(
+        "--max_new_tokens", type=PositiveInt | None, default=None, help="S1 answer budget (default: the module's)"
+    )
+    parser.add_argument(
+        "--device", type=str | None, default=None, help="cpu, cuda, cuda:1... (default: cuda when available)"
+    )
+
+
+SYSTEM_EPILOG = """training-config keys:
+  Any --model.*, --data.* or --trainer.* key of the training config overrides it, written as fit takes it:
+  --model.init_args.policy.init_args.model_name_or_path Qwen/Qwen2.5-Omni-7B --data.init_args.root /data/ReVOS
+"""

@@ -25,14 +25,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
+from jsonargparse import ArgumentParser
 from torch import Tensor
 
+from omni_r1.command_line import add_flag, command_arguments, command_parser, configure_logging
 from omni_r1.config import resolved_config
 from omni_r1.data.frame_sampling import sample_s1_indices
 from omni_r1.data.io import read_audio
@@ -40,6 +43,7 @@ from omni_r1.data.layout import DatasetFormatError
 from omni_r1.data.types import VideoSample
 from omni_r1.data.video import grid_times
 from omni_r1.inference import (
+    SYSTEM_EPILOG,
     Prediction,
     add_system_arguments,
     answer,
@@ -49,6 +53,7 @@ from omni_r1.inference import (
     write_masks,
 )
 from omni_r1.predict_output import OutputFolderError, check_targets, claim_output, output_files, replace_outputs
+from omni_r1.progress import Progress
 
 SAMPLE_RATE = 16000
 S1_FPS = 2.0
@@ -56,6 +61,7 @@ MAX_S1_FRAMES = 24
 TASKS = ("vos", "avs")
 MASK_COLOUR = (255, 48, 48)
 BOX_COLOUR = (255, 230, 0)
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -205,34 +211,63 @@ def non_empty_query(text: str) -> str:
     return text
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m omni_r1.predict", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--video", required=True, help="video file (mp4 or anything FFmpeg reads)")
-    parser.add_argument("--audio", default=None, help="audio file to use instead of the video's own track")
-    parser.add_argument("--query", required=True, type=non_empty_query, help="the referring or reasoning query")
+DESCRIPTION = """Run both systems on one video of your own: S1 picks keyframes, S2 grounds and tracks the target.
+
+Every frame is decoded. S1 watches the frames shown at 2 fps (at most 24, spread over the video) and hears the
+audio track (or --audio); with --task avs it sees the first frame and the whole audio, as on RefAVS. Written under
+--output: masks/<frame>.png (0/255, one per decoded frame), answer.json (the completion, and per keyframe its frame,
+time, rewritten description and boxes) and overlay.mp4 (the masks tinted in, the boxes on their keyframes).
+
+--output must be new, empty, or a previous predict's folder together with --overwrite (which replaces only the
+files that predict wrote). The whole video is held in memory: meant for clips.
+
+Exit status: 0 with a prediction; 1 when S1's answer handed no keyframe to S2 (the outputs are still written, with
+empty masks, and the completion is shown); 2 for an --output that cannot be used.
+
+example:
+  python -m omni_r1.predict --video clip.mp4 --query "the dog that starts running first" \\
+      --config configs/demo_grpo.yaml --ckpt runs/demo_grpo/checkpoints/last.ckpt --output runs/predict/clip
+"""
+EXIT_NO_KEYFRAMES = 1
+EXIT_OUTPUT_FOLDER = 2
+
+
+def build_parser() -> ArgumentParser:
+    parser = command_parser("python -m omni_r1.predict", DESCRIPTION, SYSTEM_EPILOG)
+    parser.add_argument("--video", type=str, required=True, help="video file (mp4 or anything FFmpeg reads)")
+    parser.add_argument("--audio", type=str | None, default=None, help="audio file instead of the video's own track")
+    parser.add_argument("--query", type=non_empty_query, required=True, help="the referring or reasoning query")
     parser.add_argument(
-        "--output",
-        required=True,
-        help="folder for masks/, answer.json and overlay.mp4: new, empty, or a previous predict's (with --overwrite)",
+        "--output", type=str, required=True, help="folder for masks/, answer.json and overlay.mp4 (see above)"
     )
-    parser.add_argument(
+    add_flag(
+        parser,
         "--overwrite",
-        action="store_true",
-        help="replace the files a previous predict wrote in --output (listed in its .omni_r1-predict marker); "
-        "files it did not write are never touched, and a non-empty folder without the marker is always refused",
+        "replace the files a previous predict wrote in --output (listed in its .omni_r1-predict marker); files it "
+        "did not write are never touched, and a non-empty folder without the marker is always refused",
     )
-    parser.add_argument("--task", default="vos", choices=TASKS, help="vos (2-fps clip) or avs (first frame + audio)")
+    parser.add_argument(
+        "--task", type=Literal[TASKS], default="vos", help="vos (2-fps clip) or avs (first frame + audio)"
+    )
     add_system_arguments(parser)
     return parser
 
 
+def no_keyframes_message(completion: str) -> str:
+    """What a user is told when S1's answer hands nothing over: why the masks are empty, and the answer itself."""
+    shown = completion if completion.strip() else "(empty)"
+    return (
+        "S1's answer handed no keyframe to the Detail system (no <answer> block with a moment inside the video), so "
+        f"every mask is empty and the overlay is the input video. The completion was:\n{shown}"
+    )
+
+
 def main(args: list[str] | None = None) -> int:
-    """Parse ``args`` (``sys.argv[1:]`` when ``None``), predict, write the outputs; returns the exit status."""
-    options = build_parser().parse_args(args)
-    if options.max_new_tokens is not None and options.max_new_tokens < 1:
-        raise ValueError(f"--max-new-tokens must be >= 1, got {options.max_new_tokens}")
+    """Parse ``args`` (``sys.argv[1:]`` when ``None``), predict, write the outputs; returns the exit status (see
+    :data:`DESCRIPTION`)."""
+    configure_logging()
+    own, config_flags = command_arguments(args)
+    options = build_parser().parse_args(own)
     output = Path(options.output)
     try:
         previous = claim_output(output, options.overwrite)
@@ -241,27 +276,37 @@ def main(args: list[str] | None = None) -> int:
         check_targets(output, outputs, previous)
     except OutputFolderError as err:
         print(f"python -m omni_r1.predict: error: {err}", file=sys.stderr)
-        return 2
-    systems = build_systems(
-        resolved_config(config_arguments(options.config, options.set)),
-        ckpt=options.ckpt,
-        detail_config=options.detail,
-        grounder_weights=options.grounder_weights,
-        device=options.device,
-    )
-    with torch.no_grad():
-        completion = answer(systems.policy, [video.sample], options.max_new_tokens or systems.max_new_tokens)[0]
-        prediction = collaborate(systems.detail, video.sample, completion, systems.handover)
-    replace_outputs(output, previous, outputs)  # a previous, longer video's masks must not stay behind
-    write_masks(output / "masks", video.sample.frame_names, prediction.masks)
-    record = answer_record(video, prediction, Path(options.video))
-    (output / "answer.json").write_text(json.dumps(record, indent=2) + "\n")
-    boxes: dict[int, Tensor] = {}
-    for frame, frame_boxes in zip(prediction.keyframes, prediction.boxes):  # two clip frames can share a frame
-        boxes[frame] = torch.cat([boxes.get(frame, torch.zeros(0, 4)), frame_boxes])
-    write_mp4(output / "overlay.mp4", overlay(video.sample.frames, prediction.masks, boxes), video.frame_rate)
+        return EXIT_OUTPUT_FOLDER
+    with Progress(4, "predict", unit="stages", interval=0.0) as bar:
+        bar.update(1, done=f"decoded {len(video.sample.frame_names)} frames")
+        systems = build_systems(
+            resolved_config(config_arguments(options.config, options.set, config_flags)),
+            ckpt=options.ckpt,
+            detail_config=options.detail,
+            grounder_weights=options.grounder_weights,
+            device=options.device,
+        )
+        bar.update(1, done="built the systems")
+        with torch.no_grad():
+            completion = answer(systems.policy, [video.sample], options.max_new_tokens or systems.max_new_tokens)[0]
+            bar.update(1, done="S1 answered")
+            prediction = collaborate(systems.detail, video.sample, completion, systems.handover)
+        replace_outputs(output, previous, outputs)  # a previous, longer video's masks must not stay behind
+        write_masks(output / "masks", video.sample.frame_names, prediction.masks)
+        record = answer_record(video, prediction, Path(options.video))
+        (output / "answer.json").write_text(json.dumps(record, indent=2) + "\n")
+        boxes: dict[int, Tensor] = {}  # per original frame
+        for frame, frame_boxes in zip(prediction.keyframes, prediction.boxes):  # two clip frames can share a frame
+            boxes[frame] = torch.cat([boxes.get(frame, torch.zeros(0, 4)), frame_boxes])
+        write_mp4(output / "overlay.mp4", overlay(video.sample.frames, prediction.masks, boxes), video.frame_rate)
+        bar.update(1, done="S2 tracked, outputs written")
     print(json.dumps({k: record[k] for k in ("completion", "keyframes")}, indent=2))
     print(f"wrote {len(video.sample.frame_names)} masks, answer.json and overlay.mp4 to {output}")
+    if not prediction.keyframes:
+        logger.error(no_keyframes_message(completion))
+        return EXIT_NO_KEYFRAMES
+    if not bool(prediction.masks.any()):
+        logger.warning("S2 found the target on none of the %d keyframes: every mask is empty", len(boxes))
     return 0
 
 

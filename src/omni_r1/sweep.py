@@ -1,4 +1,4 @@
-"""``python -m omni_r1.sweep --config base.yaml --grid grid.yaml [--dry-run] [--out DIR] [--key value ...]``.
+"""``python -m omni_r1.sweep --config base.yaml --grid grid.yaml [--dry_run] [--out DIR] [--key value ...]``.
 
 A grid is a YAML file of fit-CLI overrides: either a mapping of dotted keys to lists of values (the cartesian
 product is run; a scalar is a value shared by every point) or a list of override mappings (one run each; an
@@ -15,13 +15,13 @@ final metrics (the last logged value of each column of its ``metrics.csv``).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import csv
 import hashlib
 import io
 import itertools
 import json
+import logging
 import re
 import subprocess
 import sys
@@ -31,10 +31,16 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from jsonargparse import ArgumentParser
+from jsonargparse.typing import PositiveFloat
+
+from omni_r1.command_line import CONFIG_ROOTS, add_flag, command_arguments, command_parser, configure_logging
+from omni_r1.progress import Progress
 
 MARKER = "DONE.json"
 RUN_CONFIG = "run.yaml"
 CSV_LOGGER = "lightning.pytorch.loggers.CSVLogger"
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -239,23 +245,40 @@ def write_summary(path: Path, results: list[Result]) -> None:
             writer.writerow([r.point.name, r.status, r.seconds, *overrides, *values, first_line])
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m omni_r1.sweep",
-        description="Run a grid of fit-CLI overrides, one LightningCLI run each, and summarise them.",
-    )
-    parser.add_argument("--config", action="append", required=True, help="base fit config (repeat to layer)")
-    parser.add_argument("--grid", required=True, help="grid YAML of fit-CLI overrides")
-    parser.add_argument("--out", help="sweep folder (default: runs/sweeps/<grid name>)")
-    parser.add_argument("--dry-run", action="store_true", help="check and list the runs without running them")
-    parser.add_argument("--timeout", type=float, help="seconds allowed per run (default: no limit)")
+DESCRIPTION = """Run a grid of training-config overrides, one python -m omni_r1.fit run each, and summarise them.
+
+A grid is a YAML file: a mapping of dotted fit keys to lists of values (the cartesian product is run; a scalar
+is shared by every point), or a list of override mappings (one run each; an optional _name names the run). Every
+--model.*, --data.*, --trainer.*, --seed_everything and --ckpt_path flag applies to every run, as fit takes it.
+
+Each run gets its folder DIR/<run>/ holding run.yaml (its resolved config), fit.log and every output the base
+config writes under trainer.default_root_dir. A run that finished is skipped when the sweep is started again; a
+failed run does not stop the others and is retried next time. DIR/summary.csv lists every run's overrides, status
+and final metrics. Exit status: 0 when every run finished, 1 when some failed, 2 for an unreadable grid.
+
+example:
+  python -m omni_r1.sweep --config configs/omni_r1_7b.yaml --grid experiments/sweeps/table4_reward_ablation.yaml \\
+      --out runs/sweeps/table4 --trainer.max_steps 200
+"""
+FIT_ROOTS = (*CONFIG_ROOTS, "ckpt_path")
+
+
+def build_parser() -> ArgumentParser:
+    parser = command_parser("python -m omni_r1.sweep", DESCRIPTION)
+    parser.add_argument("--config", type=str, action="append", required=True, help="base fit config (repeatable)")
+    parser.add_argument("--grid", type=str, required=True, help="grid YAML of fit-config overrides")
+    parser.add_argument("--out", type=str | None, default=None, help="sweep folder (default: runs/sweeps/<grid name>)")
+    add_flag(parser, "--dry_run", "check and list the runs without running them")
+    parser.add_argument("--timeout", type=PositiveFloat | None, default=None, help="seconds allowed per run")
     return parser
 
 
 def main(args: list[str] | None = None) -> int:
-    """Run (or with ``--dry-run`` list) the sweep; returns 0 when every run finished or was skipped, 1 when some
+    """Run (or with ``--dry_run`` list) the sweep; returns 0 when every run finished or was skipped, 1 when some
     failed, 2 when the grid is unreadable."""
-    options, extra = build_parser().parse_known_args(args)
+    configure_logging()
+    own, extra = command_arguments(args, FIT_ROOTS)
+    options = build_parser().parse_args(own)
     base_args = [*(item for path in options.config for item in ("--config", path)), *extra]
     try:
         points = load_grid(options.grid)
@@ -267,11 +290,16 @@ def main(args: list[str] | None = None) -> int:
         return _dry_run(base_args, points, out)
     out.mkdir(parents=True, exist_ok=True)
     results = []
-    for i, point in enumerate(points, 1):
-        print(f"[{i}/{len(points)}] {point.name}: {point.overrides}", flush=True)
-        result = run_point(base_args, point, out, options.timeout)
-        results.append(result)
-        print(f"  {result.status} ({result.seconds} s)" + (f"\n  {result.error}" if result.error else ""), flush=True)
+    with Progress(len(points), "sweep", unit="runs", interval=0.0) as bar:
+        for i, point in enumerate(points, 1):
+            logger.info("run %d/%d %s: %s", i, len(points), point.name, point.overrides)
+            result = run_point(base_args, point, out, options.timeout)
+            results.append(result)
+            if result.error:
+                logger.warning("%s %s (%s s): %s", point.name, result.status, result.seconds, result.error)
+            else:
+                logger.info("%s %s (%s s)", point.name, result.status, result.seconds)
+            bar.update(1, failed=sum(r.status in ("failed", "invalid") for r in results))
     write_summary(out / "summary.csv", results)
     failed = [r.point.name for r in results if r.status in ("failed", "invalid")]
     print(f"summary: {out / 'summary.csv'}; {len(points) - len(failed)} of {len(points)} runs done", flush=True)

@@ -92,3 +92,5 @@ def test_refavs_null_split_and_errors(tmp_path: Path) -> None:
         main(["score", "--benchmark", "davis", "--root", str(root), "--predictions", "p", "--output", "o.json"])
     with pytest.raises(SystemExit):
         main([])
+    with pytest.raises(SystemExit):  # score reads no training config
+        main([*base, "--split", "test_n", "--predictions", str(tmp_path / "pred"), "--model.init_args.beta", "0"])

@@ -28,7 +28,8 @@ from omni_r1.evaluate.score import score_predictions, write_scores
 from omni_r1.inference import build_systems, collaborate, config_arguments
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
-TINY = "model.init_args.policy.init_args.model_name_or_path=tiny://qwen2.5-omni"
+TINY_KEY, TINY_MODEL = "model.init_args.policy.init_args.model_name_or_path", "tiny://qwen2.5-omni"
+TINY = f"{TINY_KEY}={TINY_MODEL}"  # the deprecated --set form, still read (the RefAVS run below uses it)
 NUM_FRAMES, HEIGHT, WIDTH = 6, 64, 96
 
 
@@ -50,8 +51,8 @@ def revos_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, int
         tmp / "data.yaml",
         f"data:\n  init_args:\n    root: {root}\n    synthetic: false\n    check_level: exists\n",
     )
-    args = ["run", "--config", str(CONFIGS / "demo_grpo.yaml"), "--config", str(overlay), "--set", TINY]
-    status = main([*args, "--output", str(tmp / "out"), "--max-new-tokens", "8", "--device", "cpu"])
+    args = ["run", "--config", str(CONFIGS / "demo_grpo.yaml"), "--config", str(overlay), f"--{TINY_KEY}", TINY_MODEL]
+    status = main([*args, "--output", str(tmp / "out"), "--max_new_tokens", "8", "--device", "cpu"])
     return root, tmp / "out", status
 
 

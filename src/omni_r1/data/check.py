@@ -3,7 +3,7 @@
 Checks a dataset copy before a long run: per split it prints the number of videos / images, expressions (per type
 for ReVOS), frames and masks found, then every missing or unreadable file (JPEG, PNG, WAV, MP4) and every invalid
 annotation entry (an RLE of the wrong size, a short mask list) with its path. Exit code 0 when everything is
-there and readable, 1 otherwise.
+there and readable, 1 otherwise. A check that takes a while shows its progress, with an ETA, on stderr.
 
 It runs the very checks the DataModules run in ``setup()`` (:mod:`omni_r1.data.integrity`), by default at the
 ``decode`` level (every file decoded in full; DataModules default to ``open``: headers, end markers and every RLE's
@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from omni_r1.command_line import configure_logging
 from omni_r1.data.integrity import CHECK_LEVELS, CheckLevel, Report
 from omni_r1.data.layout import DatasetFormatError, DatasetLayoutError
 
@@ -122,6 +123,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the checker; returns the exit code (0 complete, 1 anything missing, unreadable or invalid)."""
+    configure_logging()  # the file checks' progress, on stderr
     args = _parser().parse_args(argv)
     splits = args.split or list(DATASETS[args.dataset][0])
     complete = True

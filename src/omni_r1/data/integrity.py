@@ -37,6 +37,7 @@ from PIL import Image
 
 from omni_r1.data.io import compressed_run_totals, read_audio
 from omni_r1.data.layout import MAX_LISTED, DatasetFormatError, DatasetLayoutError
+from omni_r1.progress import Progress
 
 CheckLevel = Literal["exists", "open", "decode"]
 CHECK_LEVELS: tuple[str, ...] = ("exists", "open", "decode")
@@ -265,11 +266,16 @@ def check_requirements(
     if level not in CHECK_LEVELS:
         raise ValueError(f"check level must be one of {CHECK_LEVELS}, got {level!r}")
     unique = list(dict.fromkeys(r for group in groups for r in group))
-    if level == "exists" or workers <= 1:
-        results = [requirement_problem(r, level) for r in unique]
-    else:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            results = list(pool.map(lambda r: requirement_problem(r, level), unique))
+    results: list[Problem | None] = []
+    bar = Progress(len(unique), f"data check ({level})", unit="files")  # silent unless it takes a while
+    with bar, ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:  # threads start on the first submit only
+        serial = level == "exists" or workers <= 1
+        checked = (requirement_problem(r, level) for r in unique) if serial else pool.map(
+            lambda r: requirement_problem(r, level), unique
+        )
+        for result in checked:
+            results.append(result)
+            bar.update()
     outcome = dict(zip(unique, results))
     bad = {i for i, group in enumerate(groups) if any(outcome[r] is not None for r in group)}
     return outcome, bad

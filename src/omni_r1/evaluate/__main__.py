@@ -1,31 +1,35 @@
-"""``python -m omni_r1.evaluate <subcommand>``: evaluation entry point.
+"""Evaluate on the paper's benchmarks (ReVOS, MeViS, RefAVS), scored exactly as their official scripts score.
 
-Subcommands register themselves through an ``add_parser(subparsers)`` function that sets ``handler``; adding one
-(e.g. ``run``: predict on a split, then score) is one more entry in ``_SUBCOMMANDS``.
+  score  score a prediction folder in a benchmark's official layout
+  run    run both systems of a training config (and checkpoint) over a benchmark split, write the official
+         layout, then score it
+
+python -m omni_r1.evaluate score --help (or run --help) lists each one's options.
 """
 
 from __future__ import annotations
 
-import argparse
-from collections.abc import Callable
-
+from omni_r1.command_line import command_arguments, command_parser, configure_logging
 from omni_r1.evaluate import run, score
 
-_SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (score.add_parser, run.add_parser)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m omni_r1.evaluate", description=__doc__)
-    subparsers = parser.add_subparsers(dest="command", required=True, metavar="{score,run}")
-    for add_parser in _SUBCOMMANDS:
-        add_parser(subparsers)
-    return parser
+PROG = "python -m omni_r1.evaluate"
 
 
 def main(args: list[str] | None = None) -> int:
     """Parse ``args`` (``sys.argv[1:]`` when ``None``) and run the chosen subcommand; returns the exit status."""
-    namespace = build_parser().parse_args(args)
-    return namespace.handler(namespace)
+    configure_logging()
+    own, config_flags = command_arguments(args)
+    parser = command_parser(PROG, __doc__)
+    subcommands = parser.add_subcommands(required=True, dest="command")
+    subcommands.add_subcommand("score", score.build_parser(f"{PROG} score"), help=score.SUMMARY)
+    subcommands.add_subcommand("run", run.build_parser(f"{PROG} run"), help=run.SUMMARY)
+    options = parser.parse_args(own)
+    if options.command == "score":
+        if config_flags:
+            flags = " ".join(flag for flag in config_flags if flag.startswith("--"))
+            parser.error(f"score reads no training config: remove {flags}")
+        return score.run(options.score)
+    return run.run(options.run, config_flags)
 
 
 if __name__ == "__main__":

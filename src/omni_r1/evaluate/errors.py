@@ -10,7 +10,7 @@ prompt (answering, the hand-over, grounding, segmentation, writing the masks).
 
 from __future__ import annotations
 
-import sys
+import logging
 from typing import Any
 
 from omni_r1.data.layout import DatasetFormatError, DatasetLayoutError
@@ -20,6 +20,7 @@ MODEL = "model"
 GROUND_TRUTH_ERRORS: tuple[type[BaseException], ...] = (DatasetFormatError, DatasetLayoutError, FileNotFoundError)
 EXIT_MODEL_FAILURES = 1
 EXIT_GROUND_TRUTH = 2
+logger = logging.getLogger(__name__)
 
 
 def error_files(error: BaseException) -> list[str]:
@@ -34,7 +35,7 @@ def error_files(error: BaseException) -> list[str]:
 
 
 def failure_record(where: dict[str, Any], error: BaseException, *, loading: bool) -> dict[str, Any]:
-    """The ``answers.jsonl`` row of a failed prompt (also printed to stderr).
+    """The ``answers.jsonl`` row of a failed prompt (also logged as a warning).
 
     Args:
         where: the prompt's ``video`` and ``exp_id`` (and ``index`` when known).
@@ -43,7 +44,7 @@ def failure_record(where: dict[str, Any], error: BaseException, *, loading: bool
     """
     source = GROUND_TRUTH if loading and isinstance(error, GROUND_TRUTH_ERRORS) else MODEL
     label = "ground-truth error" if source == GROUND_TRUTH else "failed"
-    print(f"{label}: {where}: {type(error).__name__}: {error}", file=sys.stderr)
+    logger.warning("%s: %s: %s: %s", label, where, type(error).__name__, error)
     row = {**where, "error_source": source, "error": f"{type(error).__name__}: {error}"}
     if source == GROUND_TRUTH:
         row["files"] = error_files(error)

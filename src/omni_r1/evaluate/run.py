@@ -42,19 +42,23 @@ names a YAML file holding one (the ``detail:`` node of a GRPO config).
 
 from __future__ import annotations
 
-import argparse
 import json
+import logging
 import shutil
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
+from jsonargparse import ArgumentParser, Namespace
+from jsonargparse.typing import PositiveInt
 from lightning.pytorch import LightningDataModule
 from lightning.pytorch.cli import LightningArgumentParser
 from torch.utils.data import Dataset
 
+from omni_r1.command_line import add_flag, command_parser
 from omni_r1.config import resolved_config, section
 from omni_r1.data import mevis, refavs
 from omni_r1.data.integrity import Problem, valid_indices
@@ -67,6 +71,7 @@ from omni_r1.data.types import VideoSample
 from omni_r1.evaluate.errors import GROUND_TRUTH, GROUND_TRUTH_ERRORS, MODEL, error_files, exit_status, failure_record
 from omni_r1.evaluate.score import DEFAULT_SPLITS, score_predictions, write_scores
 from omni_r1.inference import (
+    SYSTEM_EPILOG,
     Systems,
     add_system_arguments,
     answer,
@@ -76,7 +81,9 @@ from omni_r1.inference import (
     write_masks,
 )
 from omni_r1.metrics.functional.revos import ROBUSTNESS_MODES
+from omni_r1.progress import Progress
 
+logger = logging.getLogger(__name__)
 _EVALUABLE = (ReVOSDataModule, MeViSDataModule, RefAVSDataModule)
 
 
@@ -224,7 +231,8 @@ def predict_split(
     tokens = max_new_tokens or systems.max_new_tokens
     failed = 0
     ground_truth = list(split.dropped)
-    with open(output / "answers.jsonl", "w") as answers, torch.no_grad():
+    bar = Progress(len(indices), "evaluate run", unit="prompts")
+    with open(output / "answers.jsonl", "w") as answers, torch.no_grad(), bar:
         answers.writelines(json.dumps(row) + "\n" for row in split.dropped)
         for start in range(0, len(indices), batch_size):
             rows: list[dict[str, Any]] = []
@@ -260,8 +268,7 @@ def predict_split(
             ground_truth += [row for row in rows if row.get("error_source") == GROUND_TRUTH]
             answers.writelines(json.dumps(row) + "\n" for row in rows)
             answers.flush()
-            done = f"[{min(start + batch_size, len(indices))}/{len(indices)}]"
-            print(f"{done} {failed} failed, {len(ground_truth)} ground-truth errors", flush=True)
+            bar.update(len(indices[start : start + batch_size]), failed=failed, ground_truth_errors=len(ground_truth))
     return SplitRun(total, len(indices), failed, ground_truth)
 
 
@@ -302,14 +309,14 @@ def evaluate(
     record.update(ground_truth_files=sorted(files), data_check_problems=problems, scores=None)
     excluded = {(row["video"], row["exp_id"]) for row in done.ground_truth}
     if split.benchmark == "mevis" and split.split in mevis.UNANNOTATED:
-        print(f"MeViS {split.split} withholds its masks: submit {predictions} to the official server")
+        logger.warning("MeViS %s withholds its masks: submit %s to the official server", split.split, predictions)
     else:
         try:
             summary, table = score_predictions(
                 split.benchmark, split.root, split.split, predictions, robustness=robustness, exclude=excluded
             )
         except GROUND_TRUTH_ERRORS as error:
-            print(f"scoring stopped on the ground truth: {type(error).__name__}: {error}", file=sys.stderr)
+            logger.error("scoring stopped on the ground truth: %s: %s", type(error).__name__, error)
             record["scoring_error"] = {"error_source": GROUND_TRUTH, "error": str(error), "files": error_files(error)}
             record["ground_truth_files"] = sorted(files | set(error_files(error)))
             for stale in (output / "scores.json", output / "scores.csv"):  # a previous run's, not this one's
@@ -324,35 +331,56 @@ def evaluate(
 
 
 # ---------------------------------------------------------------------------------------------- the CLI
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    """Register the ``run`` subcommand."""
-    parser = subparsers.add_parser(
-        "run", help="run S1 + S2 on a benchmark split, write the official layout, score it", description=__doc__
-    )
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+SUMMARY = "run S1 + S2 on a benchmark split, write the official layout, score it"
+DESCRIPTION = """Run both systems of a training config over a benchmark split, write the official layout, score it.
+
+For every prompt of the split S1 answers greedily, the Detail system grounds the answer's keyframes and tracks
+the boxes over all frames of the video. Written under --output: predictions/ (the layout evaluate score reads),
+answers.jsonl (per prompt the completion, keyframes, descriptions and boxes, or the error that stopped it),
+scores.json, scores.csv and scores.png, and run.json (prompts run, failed by the model, with ground-truth errors,
+skipped by the data check, not run).
+
+A prompt the model fails (no usable answer, grounding or segmentation error) scores 0, as in the official scripts:
+exit status 1. A prompt whose benchmark files are broken is not scored at all and the exit status is 2: the scores
+then cover the other prompts only; fix the files (listed in run.json) and run again. The split's data check (the
+DataModule's check_level) runs before any model is built. An SFT config has no Detail system: pass --detail with a
+YAML file holding one (the detail: node of a GRPO config, e.g. configs/model/grpo_tiny.yaml).
+
+example:
+  python -m omni_r1.evaluate run --config configs/omni_r1_7b.yaml --ckpt runs/omni_r1_7b/checkpoints/last.ckpt \\
+      --dataset revos --split valid --output runs/eval/revos_valid --data.init_args.root /data/ReVOS
+"""
+
+
+def build_parser(prog: str) -> ArgumentParser:
+    """The ``run`` subcommand's options (the training-config keys are passed on, see :data:`SYSTEM_EPILOG`)."""
+    parser = command_parser(prog, DESCRIPTION, SYSTEM_EPILOG)
     add_system_arguments(parser)
-    parser.add_argument("--split", default=None, help="benchmark split (default: revos valid, mevis valid_u, ...)")
-    parser.add_argument("--dataset", default=None, help="member of a mixture data config (revos, mevis, refavs)")
-    parser.add_argument("--output", required=True, help="folder for predictions/, answers.jsonl and scores.json")
-    parser.add_argument("--limit", type=int, default=None, help="run only the first N prompts (the rest score 0)")
-    parser.add_argument("--batch-size", type=int, default=1, help="prompts per S1 generate call")
-    parser.add_argument("--robustness", default="official", choices=ROBUSTNESS_MODES, help="ReVOS robustness mode")
-    parser.add_argument("--overwrite", action="store_true", help="replace the predictions already in --output")
-    parser.add_argument("--fail-fast", action="store_true", help="stop at the first failing prompt")
-    parser.set_defaults(handler=run)
+    parser.add_argument(
+        "--split", type=str | None, default=None, help="benchmark split (default: revos valid, mevis valid_u, "
+        "refavs test_s)"
+    )
+    parser.add_argument(
+        "--dataset", type=Literal["revos", "mevis", "refavs"] | None, default=None, help="member of a mixture config"
+    )
+    parser.add_argument("--output", type=str, required=True, help="folder for predictions/, answers.jsonl, scores")
+    parser.add_argument(
+        "--limit", type=PositiveInt | None, default=None, help="run only the first N prompts (the rest score 0)"
+    )
+    parser.add_argument("--batch_size", type=PositiveInt, default=1, help="prompts per S1 generate call")
+    parser.add_argument(
+        "--robustness", type=Literal[ROBUSTNESS_MODES], default="official", help="ReVOS robustness (R) mode"
+    )
+    add_flag(parser, "--overwrite", "replace the predictions already in --output")
+    add_flag(parser, "--fail_fast", "stop at the first failing prompt")
+    return parser
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run the ``run`` subcommand; returns the exit status (2 on any ground-truth error, else 1 when the model failed
-    a prompt, else 0; see the module docstring)."""
-    for flag, value in (
-        ("--limit", args.limit),
-        ("--batch-size", args.batch_size),
-        ("--max-new-tokens", args.max_new_tokens),
-    ):
-        if value is not None and value < 1:
-            raise ValueError(f"{flag} must be >= 1, got {value}")
-    config = resolved_config(config_arguments(args.config, args.set))
+def run(args: Namespace, config_flags: Sequence[str] = ()) -> int:
+    """Run the ``run`` subcommand with the training-config flags ``config_flags`` (``--model.…`` as fit takes them);
+    returns the exit status (2 on any ground-truth error, else 1 when the model failed a prompt, else 0; see the
+    module docstring)."""
+    config = resolved_config(config_arguments(args.config, args.set, config_flags))
     try:
         split = evaluation_split(config, args.split, args.dataset)
     except (DatasetFormatError, DatasetLayoutError) as error:  # before any model is built

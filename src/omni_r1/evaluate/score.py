@@ -12,16 +12,18 @@ is printed and marked in the CSV.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import math
 from collections.abc import Collection
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import matplotlib.pyplot as plt
+from jsonargparse import ArgumentParser, Namespace
+from jsonargparse.typing import PositiveInt
 
+from omni_r1.command_line import command_parser
 from omni_r1.evaluate.plots import draw_scores
 from omni_r1.evaluate.refavs import score_refavs
 from omni_r1.evaluate.vos import score_mevis, score_revos
@@ -89,38 +91,45 @@ def write_scores(summary: dict[str, Any], table: list[dict[str, Any]], output: s
     return output, table_path
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    """Register the ``score`` subcommand."""
-    parser = subparsers.add_parser(
-        "score", help="score an existing prediction folder like the official scripts", description=__doc__
-    )
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("--benchmark", required=True, choices=BENCHMARKS)
-    parser.add_argument("--root", required=True, help="dataset root in the official layout")
+SUMMARY = "score a prediction folder like the official scripts"
+DESCRIPTION = f"""Score a prediction folder exactly as the benchmark's official script does.
+
+Prediction layouts: <predictions>/<video>/<exp_id>/<frame>.png (ReVOS, MeViS), <predictions>/<video>/<uid>/<i>.png
+(RefAVS), 0/255 greyscale masks. A prompt without predictions scores 0, as in the official scripts. Writes the
+summary JSON to --output and one row per expression (RefAVS: per csv row) to a CSV next to it (same name, .csv).
+Default splits: {", ".join(f"{k} {v}" for k, v in DEFAULT_SPLITS.items())}.
+
+example:
+  python -m omni_r1.evaluate score --benchmark revos --root /data/ReVOS --split valid \\
+      --predictions runs/eval/revos_valid/predictions --output runs/eval/revos_valid/scores.json
+"""
+
+
+def build_parser(prog: str) -> ArgumentParser:
+    """The ``score`` subcommand's options."""
+    parser = command_parser(prog, DESCRIPTION)
+    parser.add_argument("--benchmark", type=Literal[BENCHMARKS], required=True, help="the benchmark's layout")
+    parser.add_argument("--root", type=str, required=True, help="dataset root in the official layout")
+    parser.add_argument("--split", type=str | None, default=None, help="split to score (default: see above)")
+    parser.add_argument("--predictions", type=str, required=True, help="prediction folder in the official layout")
+    parser.add_argument("--output", type=str, required=True, help="summary JSON to write; the CSV goes next to it")
     parser.add_argument(
-        "--split",
-        default=None,
-        help=f"split to score (default: {', '.join(f'{k} {v}' for k, v in DEFAULT_SPLITS.items())})",
-    )
-    parser.add_argument("--predictions", required=True, help="prediction folder in the official layout")
-    parser.add_argument("--output", required=True, help="summary JSON to write; the per-item CSV goes next to it")
-    parser.add_argument(
-        "--robustness", default="official", choices=ROBUSTNESS_MODES, help="ReVOS robustness mode (default: official)"
+        "--robustness", type=Literal[ROBUSTNESS_MODES], default="official", help="ReVOS robustness (R) mode"
     )
     parser.add_argument(
         "--accuracy",
+        type=Literal[ACCURACY_MODES],
         default="official",
-        choices=ACCURACY_MODES,
-        help="ReVOS pixel-accuracy (A) mode: official compares the stored 0/255 and 0/1 values (default: official)",
+        help="ReVOS pixel-accuracy (A) mode: official compares the stored 0/255 and 0/1 values",
     )
     parser.add_argument(
-        "--workers", type=int, default=1, help="processes scoring videos in parallel (ReVOS, MeViS; default 1)"
+        "--workers", type=PositiveInt, default=1, help="processes scoring videos in parallel (ReVOS, MeViS)"
     )
-    parser.set_defaults(handler=run)
+    return parser
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run the ``score`` subcommand; returns the exit status."""
+def run(args: Namespace) -> int:
+    """Run the ``score`` subcommand; prints the scores and returns the exit status."""
     split = args.split or DEFAULT_SPLITS[args.benchmark]
     summary, table = score_predictions(
         args.benchmark,

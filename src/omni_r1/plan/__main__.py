@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from omni_r1.command_line import configure_logging
 from omni_r1.config import resolved_config
 from omni_r1.plan.estimate import estimate
 from omni_r1.plan.report import parse_size, render
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(args: list[str] | None = None) -> int:
     """Print the plan; returns the exit status (1 with ``--check`` when it does not fit, 2 on bad input)."""
+    configure_logging()  # one line per record; the dependencies' benign notices filtered
     options, overrides = build_parser().parse_known_args(args)
     fit_args = [item for path in options.config for item in ("--config", path)] + overrides
     source = " + ".join(options.config)
