@@ -9,9 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from lightning.pytorch import Trainer
+from lightning.pytorch.callbacks import RichProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from omni_r1.callbacks.config_logging import LogConfigCallback
+from omni_r1.callbacks.progress_bar import StepProgressBar
 from omni_r1.callbacks.run_summary import RunSummaryCallback
 from omni_r1.checkpoint import CheckpointError, check_local_checkpoint, use_safe_checkpoint_io
 from omni_r1.validation import ConfigError, validate_tree
@@ -46,4 +48,9 @@ class OmniR1CLI(LightningCLI):
         use_safe_checkpoint_io(trainer)
         if not any(isinstance(callback, RunSummaryCallback) for callback in trainer.callbacks):
             trainer.callbacks.append(RunSummaryCallback())  # the summary and plots.png at the end of every run
+        bar = trainer.progress_bar_callback
+        if type(bar) is RichProgressBar:  # Lightning's own bar shows "Epoch 74/-2" when max_steps ends the run
+            trainer.callbacks[trainer.callbacks.index(bar)] = StepProgressBar(
+                bar.refresh_rate, bar._leave, bar.theme, bar._console_kwargs
+            )
         return trainer

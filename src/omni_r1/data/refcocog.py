@@ -47,6 +47,7 @@ from omni_r1.validation import init_arguments, require_choice, require_str
 # The splits of each refs variant of refCOCOg (REFER): the umd partition has a test split, Google's has not.
 SPLITS_BY: dict[str, tuple[str, ...]] = {"umd": ("train", "val", "test"), "google": ("train", "val")}
 SplitBy = Literal[tuple(SPLITS_BY)]
+RefCOCOgSplit = Literal["train", "val", "test"]  # the splits of any split_by; which ones exist is checked per split_by
 
 LAYOUT = """\
 <root>/
@@ -323,9 +324,9 @@ class RefCOCOgDataModule(SplitDataModule):
     def __init__(
         self,
         root: str,
-        train_split: str = "train",
-        val_split: str = "val",
-        test_split: str = "test",
+        train_split: RefCOCOgSplit = "train",
+        val_split: RefCOCOgSplit = "val",
+        test_split: RefCOCOgSplit = "test",
         split_by: SplitBy = "umd",
         image_dir: str = "train2014",
         batch_size: int = 1,

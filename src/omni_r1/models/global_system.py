@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from omni_r1.data.types import ProcessedBatch, VideoSample
+from omni_r1.models.cache_keyword import cache_kwargs
 from omni_r1.models.hub import resolve_pretrained
 from omni_r1.models.loading import (
     DTYPES,
@@ -256,7 +257,8 @@ class GlobalSystem(SamplingPolicy):
         decoder = thinker.model
         decoder.rope_deltas = None  # computed afresh from this prompt's media layout
         cache = DynamicCache()
-        hidden = decoder(**self._generation_inputs(prompt), past_key_values=cache, use_cache=True).last_hidden_state
+        kv = cache_kwargs(decoder, cache)  # the keyword the installed transformers expects
+        hidden = decoder(**self._generation_inputs(prompt), **kv, use_cache=True).last_hidden_state
         deltas = decoder.rope_deltas
         if deltas is None or deltas.shape[0] != ids.shape[0]:
             raise RuntimeError(
@@ -279,7 +281,7 @@ class GlobalSystem(SamplingPolicy):
                 input_ids=token[:, None],
                 attention_mask=attention,
                 position_ids=start + i,
-                past_key_values=cache,
+                **kv,
                 use_cache=True,
             )
             return thinker.lm_head(out.last_hidden_state[:, -1])

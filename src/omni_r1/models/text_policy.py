@@ -28,6 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from omni_r1.data.types import VideoSample
+from omni_r1.models.cache_keyword import cache_kwargs
 from omni_r1.models.hub import resolve_pretrained
 from omni_r1.models.loading import (
     DTYPES,
@@ -207,11 +208,12 @@ class TextPolicy(SamplingPolicy):
         ids, mask = prompt.inputs["input_ids"], prompt.inputs["attention_mask"]
         positions = left_padded_position_ids(mask)  # (B, P)
         cache = DynamicCache(config=model.config)
+        kv = cache_kwargs(model, cache)  # the keyword the installed transformers expects
         out = model(
             input_ids=ids,
             attention_mask=mask,
             position_ids=positions,
-            past_key_values=cache,
+            **kv,
             use_cache=True,
             logits_to_keep=1,
         )
@@ -228,7 +230,7 @@ class TextPolicy(SamplingPolicy):
                 input_ids=token[:, None],
                 attention_mask=attention,
                 position_ids=last + i + 1,
-                past_key_values=cache,
+                **kv,
                 use_cache=True,
             )
             return out.logits[:, -1]
