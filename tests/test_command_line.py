@@ -73,7 +73,8 @@ def test_logging_filters_the_dependencies_benign_notices_and_nothing_else(
 ) -> None:
     configure_logging()
     logging.getLogger("omni_r1.some.module").info("kit line")
-    assert "INFO omni_r1.some.module: kit line" in capsys.readouterr().err  # to stderr, one concise line
+    logging.getLogger("omni_r1.some.module").warning("careful")
+    assert capsys.readouterr().err == "kit line\nWARNING omni_r1.some.module: careful\n"  # stderr, concise
     caplog.clear()
     with caplog.at_level(logging.INFO):
         logging.getLogger("lightning.fabric.utilities.seed").info("[rank: 0] Seed set to 0")

@@ -23,10 +23,12 @@ def test_a_log_gets_lines_with_counts_eta_and_status(caplog: pytest.LogCaptureFi
     ) as bar:
         bar.update(1, failed=0)
         bar.update(2, failed=1)
+        bar.interval = 3600.0  # the next update is not logged: the end is
+        bar.update(1)
     lines = [r.getMessage() for r in caplog.records]
-    assert lines[0].startswith("evaluate run: 1/4 prompts (25%), 0:00:00 elapsed, ETA 0:00:00; failed=0")
+    assert lines[0] == "evaluate run: 1/4 prompts (25%), 0:00:00 elapsed, ETA 0:00:00; failed=0"
     assert lines[1].startswith("evaluate run: 3/4 prompts (75%)") and lines[1].endswith("failed=1")
-    assert lines[-1].startswith("evaluate run: 3/4 prompts") and len(lines) == 3  # the end, once
+    assert lines[2] == "evaluate run: 4/4 prompts (100%), 0:00:00 elapsed; failed=1" and len(lines) == 3
 
 
 def test_a_quick_loop_logs_nothing(caplog: pytest.LogCaptureFixture) -> None:

@@ -5,8 +5,9 @@ the dashed ``--batch-size`` of earlier versions is still read). Commands that re
 (``evaluate run``, ``predict``, ``sweep``) pass every ``--model.*``, ``--data.*``, ``--trainer.*`` and
 ``--seed_everything`` flag on to it unchanged, exactly as ``fit`` would read them.
 
-Logging goes to stderr at INFO, one line per record. The dependencies' known-benign notices are filtered here,
-narrowly (by message, and category for warnings), because each says nothing a user of the kit can act on:
+Logging goes to stderr at INFO, one line per record (warnings and errors prefixed with their level and logger).
+The dependencies' known-benign notices are filtered here, narrowly (by message, and category for warnings),
+because each says nothing a user of the kit can act on:
 
 - torch's ``isinstance(treespec, LeafSpec)`` FutureWarning, raised by Lightning's own pytree helper;
 - transformers' ``is_gradient_checkpointing`` FutureWarning, raised when peft wraps a model in LoRA;
@@ -137,6 +138,16 @@ class _Drop(logging.Filter):
         return self.text not in record.getMessage()
 
 
+class _Formatter(logging.Formatter):
+    """``message`` for INFO (progress, what a command did), ``LEVEL name: message`` for warnings and errors."""
+
+    def __init__(self) -> None:
+        super().__init__(LOG_FORMAT)
+
+    def format(self, record: logging.LogRecord) -> str:
+        return record.getMessage() if record.levelno <= logging.INFO else super().format(record)
+
+
 class _StderrHandler(logging.StreamHandler):
     """Writes to the ``sys.stderr`` of the moment (a redirected or captured stderr included)."""
 
@@ -153,13 +164,13 @@ class _StderrHandler(logging.StreamHandler):
 
 
 def configure_logging(level: int = logging.INFO) -> None:
-    """Log the kit's records to stderr as ``LEVEL name: message`` and filter the dependencies' known-benign
-    notices (see the module docstring). Idempotent: entry points call it first thing."""
+    """Log the kit's records to stderr (INFO as the bare message, warnings as ``LEVEL name: message``) and filter
+    the dependencies' known-benign notices (see the module docstring). Idempotent: entry points call it first."""
     kit = logging.getLogger("omni_r1")
     kit.setLevel(level)
     if not any(isinstance(h, _StderrHandler) for h in kit.handlers):
         handler = _StderrHandler()
-        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        handler.setFormatter(_Formatter())
         kit.addHandler(handler)
     quiet_dependencies()
 

@@ -61,7 +61,7 @@ MAX_S1_FRAMES = 24
 TASKS = ("vos", "avs")
 MASK_COLOUR = (255, 48, 48)
 BOX_COLOUR = (255, 230, 0)
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("omni_r1.predict")  # by name: run as __main__, __name__ is not under omni_r1
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 On a terminal it is a tqdm bar on stderr, shown only once the loop has run for ``delay`` seconds, so quick loops
 stay silent. When stderr is not a terminal (a log file, a batch job) a bar's carriage returns would pile up on one
-line, so it logs a line instead at most every ``interval`` seconds, and a last one at the end when it logged any::
+line, so it logs a line instead at most every ``interval`` seconds, and the final counts at the end when it logged any::
 
     evaluate run: 120/4000 prompts (3%), 0:02:10 elapsed, ETA 1:10:05; failed=2
 """
@@ -49,7 +49,8 @@ class Progress:
         self.done = 0
         self.status: dict[str, Any] = {}
         self._start = self._last = time.monotonic()
-        self._logged = self._closed = False
+        self._logged_at: int | None = None  # the count of the last line logged
+        self._closed = False
         stream = stream if stream is not None else sys.stderr
         self._bar = None
         if getattr(stream, "isatty", lambda: False)():
@@ -88,7 +89,7 @@ class Progress:
         return text
 
     def _log(self) -> None:
-        self._last, self._logged = time.monotonic(), True
+        self._last, self._logged_at = time.monotonic(), self.done
         logger.info(self.line())
 
     def close(self) -> None:
@@ -98,5 +99,5 @@ class Progress:
         self._closed = True
         if self._bar is not None:
             self._bar.close()
-        elif self._logged:
+        elif self._logged_at is not None and self._logged_at != self.done:
             self._log()

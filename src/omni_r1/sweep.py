@@ -40,7 +40,7 @@ from omni_r1.progress import Progress
 MARKER = "DONE.json"
 RUN_CONFIG = "run.yaml"
 CSV_LOGGER = "lightning.pytorch.loggers.CSVLogger"
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("omni_r1.sweep")  # by name: run as __main__, __name__ is not under omni_r1
 
 
 @dataclass
