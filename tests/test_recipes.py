@@ -6,6 +6,7 @@ import csv
 from pathlib import Path
 
 import pytest
+import torch
 
 from omni_r1.data.synthetic import write_mevis, write_refcocog
 from omni_r1.fit import main
@@ -27,6 +28,9 @@ def test_recipe_runs_on_tiny_parts(recipe: str, tmp_path: Path, monkeypatch: pyt
     assert type(module.detail.segmenter).__name__ == "SAM2Segmenter"
     assert module.reward.weights.mask == 2.0 and module.reward.weights.sal == 0.0
     assert module.policy.has_adapters == ("qlora" in recipe)
+    # the recipe's precision (bf16 autocast on CPU, not 32-true) on float32 trainable (master) weights
+    assert cli.trainer.precision == "bf16-mixed"
+    assert {p.dtype for p in module.policy.parameters() if p.requires_grad} == {torch.float32}
     log_dir = Path(cli.trainer.log_dir)
     rows = list(csv.DictReader(open(log_dir / "metrics.csv")))
     assert {"train/reward", "train/kl"} <= set(rows[0])

@@ -283,7 +283,24 @@ def load_thinker(
         model = apply_lora(model, lora)
     if freeze_encoders:  # prepare_model_for_kbit_training unfreezes non-quantised params: freeze again
         freeze_modality_encoders(model)
+    if lora is not None:
+        float32_adapters(model)
     return model
+
+
+def float32_adapters(model: nn.Module) -> int:
+    """Keep every trainable parameter of an adapter model in float32; returns how many were cast.
+
+    The adapters are what AdamW updates: in bf16 an lr-sized step mostly rounds away, so they are the float32
+    master weights whatever the base is (4-bit, bf16). peft upcasts fresh and loaded adapters itself
+    (``autocast_adapter_dtype``); this holds it for any version and any adapter folder.
+    """
+    cast = 0
+    for param in model.parameters():
+        if param.requires_grad and param.is_floating_point() and param.dtype != torch.float32:
+            param.data = param.data.float()
+            cast += 1
+    return cast
 
 
 def apply_lora(model: nn.Module, lora: LoraConfig) -> nn.Module:

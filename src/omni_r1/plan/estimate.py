@@ -9,7 +9,13 @@ fragmentation. Weights, gradients and optimizer states are exact for the loaded 
 :mod:`omni_r1.plan.sam2`.
 
 Under FSDP / DeepSpeed the sharded column divides the split state by the world size and adds what is gathered
-for computing: the whole module when FSDP has no ``auto_wrap_policy`` (one unit), else two decoder layers.
+for computing: the whole module when FSDP has no ``auto_wrap_policy`` (one unit), else two decoder layers in the
+dtype they are gathered in (FSDP's ``param_dtype``: bf16 copies of float32 master weights) and one layer's
+gradients (plus their float32 copy when gradients are reduced in float32).
+
+Float32 master weights under ``precision: bf16-mixed`` cost their full size in weights, gradients and AdamW
+states; without a strategy that gathers bf16 copies, autocast also caches a bf16 copy of every trainable
+linear weight for the whole step (counted as persistent).
 """
 
 from __future__ import annotations
@@ -117,8 +123,21 @@ def _training_state(plan: MemoryPlan) -> None:
                 "{Qwen2_5OmniDecoderLayer} to gather one decoder layer at a time."
             )
         else:
-            gathered = 3 * w.largest_layer  # this layer and the prefetched next one, plus one layer's gradients
+            gathered = _gathered_layers(w, st.param_bytes, st.reduce_bytes)
         plan.items.append(Item(f"{st.name} gathered {st.unit} + its gradients", 0, gathered, "persistent"))
+    if s.autocast_weight_cache and w.autocast_cast_params:
+        name = "autocast bf16 copies of the float32 trainable weights (until the step ends)"
+        _add(plan, name, 2 * w.autocast_cast_params, "persistent")
+
+
+def _gathered_layers(w: WeightBytes, param_bytes: int | None, reduce_bytes: int | None) -> int:
+    """One decoder layer computing and the prefetched next one in the gathered dtype, plus the computing layer's
+    unsharded gradients in that dtype and, when the reduce dtype differs, their copy in it."""
+    params = w.largest_layer_params
+    stored = w.largest_layer // max(params, 1)
+    gather = param_bytes or stored
+    reduce = reduce_bytes or gather
+    return 3 * params * gather + (params * reduce if reduce != gather else 0)
 
 
 def _phases(plan: MemoryPlan, dims: act.TextDims, adapted: list[int]) -> None:

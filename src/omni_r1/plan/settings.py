@@ -18,6 +18,7 @@ from omni_r1.plan.sam2 import Sam2Settings, sam2_size
 REFAVS_AUDIO_SECONDS = 10.0
 DEFAULT_OBJECTS = 3  # targets per ReVOS / MeViS expression in training (the paper's cap)
 _HALF_PRECISIONS = ("16-mixed", "bf16-mixed", "16-true", "bf16-true", "16", "bf16", "transformer-engine")
+_MIXED_PRECISIONS = ("16-mixed", "bf16-mixed", "16", "bf16")  # autocast over float32 weights
 _PARAM_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
 
 
@@ -31,6 +32,9 @@ class Strategy:
         shard_params / shard_grads / shard_optimizer: which state is split ``world_size`` ways.
         unit: what FSDP gathers at once: ``"model"`` (no wrap policy: the whole module is one unit), ``"layer"``
             or ``None`` (no gathering).
+        param_bytes: element size of the parameters a sharded unit is gathered in for computing (FSDP's
+            ``mixed_precision.param_dtype``, DeepSpeed's bf16 / fp16 copy); ``None``: the storage dtype's.
+        reduce_bytes: element size gradients are reduced in; ``None``: the gathered parameters'.
     """
 
     name: str = "single device"
@@ -39,6 +43,8 @@ class Strategy:
     shard_grads: bool = False
     shard_optimizer: bool = False
     unit: str | None = None
+    param_bytes: int | None = None
+    reduce_bytes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,14 @@ class RunSettings:
         return 4 if self.quantization is not None else _PARAM_BYTES[self.dtype]
 
     @property
+    def autocast_weight_cache(self) -> bool:
+        """Whether autocast computes on the float32 weights themselves, caching a half-precision copy of each
+        trainable one for the step: mixed precision without a sharded strategy that gathers half-precision
+        copies for it (FSDP's ``param_dtype``, DeepSpeed)."""
+        gathered_in_half = self.strategy.param_bytes is not None and self.strategy.param_bytes < 4
+        return self.precision in _MIXED_PRECISIONS and not gathered_in_half
+
+    @property
     def rollout_rows(self) -> int:
         return self.prompts_per_step * self.num_generations
 
@@ -123,7 +137,33 @@ def _prompt_shape(data: dict[str, Any], text_tokens: int, max_pixels: int, sourc
     )
 
 
+def _dtype_bytes(value: Any) -> int | None:
+    """Element size of a dtype given as ``torch.bfloat16``, ``"torch.bfloat16"`` or ``"bfloat16"``; ``None``
+    for no dtype."""
+    if value is None:
+        return None
+    name = str(value).rsplit(".", 1)[-1]
+    sizes = {"float32": 4, "float": 4, "bfloat16": 2, "float16": 2, "half": 2, "float64": 8, "double": 8}
+    if name not in sizes:
+        raise ValueError(f"cannot tell the element size of dtype {value!r}; expected e.g. torch.bfloat16")
+    return sizes[name]
+
+
+def _fsdp_dtypes(args: dict[str, Any], precision: str) -> tuple[int | None, int | None]:
+    """``(param_bytes, reduce_bytes)`` of an FSDP strategy: its ``mixed_precision``, else what Lightning's
+    ``FSDPPrecision`` derives from the trainer precision (16 / bf16 gather and reduce in half precision)."""
+    mixed = args.get("mixed_precision")
+    if isinstance(mixed, dict):
+        mixed = init_args(mixed)
+        param = _dtype_bytes(mixed.get("param_dtype"))
+        return param, _dtype_bytes(mixed.get("reduce_dtype")) or param
+    if precision in _HALF_PRECISIONS:
+        return 2, 2
+    return None, None
+
+
 def _strategy(trainer: dict[str, Any], world_size: int | None) -> Strategy:
+    precision = str(trainer.get("precision") or "32-true")
     strategy = trainer.get("strategy") or "auto"
     name = short_class(strategy) if isinstance(strategy, dict) else str(strategy)
     args = init_args(strategy) if isinstance(strategy, dict) else {}
@@ -142,10 +182,13 @@ def _strategy(trainer: dict[str, Any], world_size: int | None) -> Strategy:
         full = "FULL_SHARD" in mode or "HYBRID" in mode
         split = full or "SHARD_GRAD_OP" in mode
         unit = "layer" if args.get("auto_wrap_policy") else "model"
-        return Strategy(name, world_size, shard_params=full, shard_grads=split, shard_optimizer=split, unit=unit)
+        param, reduce = _fsdp_dtypes(args, precision)
+        return Strategy(name, world_size, full, split, split, unit, param_bytes=param, reduce_bytes=reduce)
     if "deepspeed" in lowered:
         stage = int(args.get("stage") or (lowered.split("stage_")[-1][:1] if "stage_" in lowered else 2))
-        return Strategy(name, world_size, stage >= 3, stage >= 2, stage >= 1, "layer" if stage >= 3 else None)
+        half = 2 if precision in _HALF_PRECISIONS else None  # the engine computes on a half-precision copy
+        unit = "layer" if stage >= 3 else None
+        return Strategy(name, world_size, stage >= 3, stage >= 2, stage >= 1, unit, param_bytes=half)
     return Strategy(name, world_size)
 
 

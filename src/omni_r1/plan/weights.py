@@ -13,6 +13,11 @@ The count walks the meta-device thinker and applies the loading pipeline's rules
   encoders back to the load dtype: they gain nothing from float32).
 - LoRA (peft): ``r·(in + out)`` float32 parameters per adapted module (peft upcasts half-precision adapters).
 
+Two counts serve what the weights cost beyond their storage: the parameters of the largest decoder layer (an
+FSDP unit is gathered in its compute dtype, not its storage dtype) and the float32 trainable parameters of linear
+layers: under autocast (``precision: bf16-mixed``) each one is cast to bf16 once and the copy is cached until the
+autocast region (Lightning's whole training step) ends, grad mode or not.
+
 Tied parameters are counted once. The estimate equals the bytes the loaded model allocates (a test checks it on
 the tiny thinker, in float32 and in 4-bit).
 """
@@ -58,6 +63,9 @@ class WeightBytes:
         trainable_element_bytes: bytes per trainable element (the optimizer's state dtype follows it).
         largest_layer: bytes of the largest language-model decoder layer (one FSDP unit when wrapped per layer).
         quantized_linears: how many linear layers are stored in 4 bits.
+        largest_layer_params: parameters of that layer.
+        autocast_cast_params: trainable float32 parameters of linear layers (LoRA adapters included): the
+            weights autocast casts and caches in half precision for a whole step.
     """
 
     encoders: int
@@ -70,6 +78,8 @@ class WeightBytes:
     trainable_element_bytes: int
     largest_layer: int
     quantized_linears: int
+    largest_layer_params: int = 0
+    autocast_cast_params: int = 0
 
     @property
     def base(self) -> int:
@@ -144,7 +154,8 @@ def weight_bytes(
     modules = dict(model.named_modules())
     parts = {"encoders": 0, "language": 0, "lm_head": 0}
     layers: dict[str, int] = {}
-    trainable_params = trainable_bytes = element = 0
+    layer_params: dict[str, int] = {}
+    trainable_params = trainable_bytes = element = cast_params = 0
     seen: set[int] = set()
     for name, param in model.named_parameters(remove_duplicate=False):
         if id(param) in seen:  # tied weights
@@ -161,10 +172,13 @@ def weight_bytes(
         parts[part] += size
         if (layer := _layer_key(name)) is not None:
             layers[layer] = layers.get(layer, 0) + size
+            layer_params[layer] = layer_params.get(layer, 0) + param.numel()
         if lora is None and not (freeze_encoders and is_encoder(name)):
             trainable_params += param.numel()
             trainable_bytes += size
             element = size // max(param.numel(), 1)
+            if type(modules.get(owner)) is nn.Linear and size == 4 * param.numel():
+                cast_params += param.numel()
     buffers = sum(b.numel() * b.element_size() for b in model.buffers())
 
     adapter_params = 0
@@ -176,6 +190,7 @@ def weight_bytes(
             linear = modules[target]
             adapter_params += lora.r * (linear.in_features + linear.out_features)
         trainable_params, trainable_bytes, element = adapter_params, adapter_params * 4, 4
+        cast_params = adapter_params  # the adapters are float32 linear layers
     return WeightBytes(
         encoders=parts["encoders"],
         language=parts["language"],
@@ -187,4 +202,6 @@ def weight_bytes(
         trainable_element_bytes=element,
         largest_layer=max(layers.values(), default=0),
         quantized_linears=len(quantized),
+        largest_layer_params=max(layer_params.values(), default=0),
+        autocast_cast_params=cast_params,
     )
