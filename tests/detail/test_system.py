@@ -40,6 +40,14 @@ def handed(sample, completions: Sequence[str], **config) -> list[Handover]:
     return make_handovers(completions, sample, HandoverConfig(**config))
 
 
+def rewarded(completions: Sequence[str], sample, outputs: Sequence[DetailOutput], **handover):
+    """The default reward of the outputs; completions of 10 tokens, so the length bonus (on by default) is 0."""
+    handovers = handed(sample, completions, **handover)
+    return HierarchicalReward()(
+        completions, sample, details=outputs, num_tokens=[10] * len(completions), handovers=handovers
+    )
+
+
 class RecordingOracle(OracleGrounder):
     """The oracle grounder, remembering each call's descriptions (to check that requests are deduplicated)."""
 
@@ -61,7 +69,7 @@ def test_oracle_boxes_and_box_masks_give_hand_computed_rewards(vos_sample) -> No
     assert outputs[2].masks is None and outputs[2].boxes == []
     assert outputs[0].masks.shape == (6, 24, 32) and outputs[0].masks.dtype == torch.bool
 
-    terms = HierarchicalReward()(COMPLETIONS, vos_sample, details=outputs).terms
+    terms = rewarded(COMPLETIONS, vos_sample, outputs).terms
     torch.testing.assert_close(terms["box"], torch.tensor([1.0, 1.0, 0.0, 1.0]))
     # Rollout 0: frames 0-2 get the frame-1 box (J 0.6, 1, 0.6), frames 3-5 the frame-4 boxes (J 0.75, 1, 0.75).
     # Rollout 3: every frame gets the frame-2 box: J = 1/3, 0.6, 1, 0.375, 2/9, 0.1.
@@ -79,8 +87,37 @@ def test_refavs_grounds_frame_zero_without_a_segmenter(avs_sample) -> None:
     assert [o.keyframes for o in outputs] == [[0], [0], []]
     assert all(o.masks is None for o in outputs)
     torch.testing.assert_close(outputs[0].boxes[0], torch.tensor([[2.0, 4.0, 10.0, 12.0]]))  # union box, frame 0
-    terms = HierarchicalReward()(completions, avs_sample, details=outputs).terms
+    terms = rewarded(completions, avs_sample, outputs).terms
     torch.testing.assert_close(terms["refavs"], torch.tensor([1.0, 1.0, 0.0]))
+
+
+def interval(start: str, end: str, text: str) -> str:
+    return json.dumps({"start_time": start, "end_time": end, "description": text})
+
+
+def test_authors_handover_intervals_and_a_moment_after_the_clip(vos_sample) -> None:
+    # The clip lasts 3 s (6 frames at 2 fps). 0–2 s and 1–3 s: the first K0 = 4 unique interval frames 0–3, all
+    # named by the first moment. 2.0–3.5 s ends after the clip: dropped, so that completion is not grounded.
+    moments = f"{interval('00:00.00', '00:02.00', 'the box')} {interval('00:01.00', '00:03.00', 'b')}"
+    both = f"<think>t</think><answer>{moments}</answer>"
+    late = f"<think>t</think><answer>{interval('00:02.00', '00:03.50', 'the late box')}</answer>"
+    completions = [both, late]
+    grounder = RecordingOracle()
+    outputs = DetailSystem(grounder, BoxSegmenter()).run(vos_sample, handed(vos_sample, completions))
+    assert [o.keyframes for o in outputs] == [[0, 1, 2, 3], []]
+    assert grounder.calls == [["the box"] * 4]  # one request per keyframe; "the late box" is never asked for
+    assert outputs[1].masks is None and outputs[1].boxes == []
+    terms = rewarded(completions, vos_sample, outputs).terms
+    # R_num = 0.4·(2·4 − 6 − 1), R_div = 0.2·(1 − 5) + 0.2·(1 − 4) − 0.5·3 (frames 2–4 repeated)
+    torch.testing.assert_close(terms["num"], torch.tensor([0.4, 0.0]))
+    torch.testing.assert_close(terms["div"], torch.tensor([-2.9, 0.0]))
+    assert terms["box"][1] == 0 and terms["mask"][1] == 0
+    assert terms["structure"][1] == pytest.approx(0.4)  # a complete moment, but not inside the clip
+    # The kit's former hand-over grounded the late moment at its (clamped) start frame.
+    former = {"keyframe_mode": "start", "drop_invalid_segments": False}
+    outputs = DetailSystem(OracleGrounder(), BoxSegmenter()).run(vos_sample, handed(vos_sample, [late], **former))
+    assert outputs[0].keyframes == [4] and outputs[0].masks is not None
+    assert rewarded([late], vos_sample, outputs, **former).terms["num"][0] == pytest.approx(0.4)
 
 
 def test_long_descriptions_are_cut_before_grounding(vos_sample) -> None:
@@ -102,7 +139,6 @@ def test_segment_video_maps_keyframes_back_to_original_frames(vos_sample) -> Non
 
 def test_sam2_per_box_and_per_object(vos_sample, tiny_sam2) -> None:
     segmenter = SAM2Segmenter(predictor=tiny_sam2, start="first_frame")
-    reward = HierarchicalReward()
     # per_box: one object per box (3 in rollout 0); per_object: one per linked ground-truth object (object 0 at
     # keyframes 1 and 4, object 1 at 4: 2 in rollout 0). Rollout 1 repeats rollout 0 and is tracked for free.
     for layout, stats in (("per_box", (3 + 3 + 0 + 1, 4)), ("per_object", (2 + 2 + 0 + 1, 3))):
@@ -113,7 +149,7 @@ def test_sam2_per_box_and_per_object(vos_sample, tiny_sam2) -> None:
         ]
         assert torch.equal(outputs[0].masks, outputs[1].masks)
         assert (segmenter.last_stats.objects, segmenter.last_stats.tracked) == stats  # rollout 1 repeats rollout 0
-        terms = reward(COMPLETIONS, vos_sample, details=outputs).terms
+        terms = rewarded(COMPLETIONS, vos_sample, outputs).terms
         assert ((terms["mask"] >= 0) & (terms["mask"] <= 1)).all() and terms["mask"][2] == 0
 
 
@@ -123,7 +159,7 @@ def test_reference_grounder_end_to_end(vos_sample, tiny_policy_factory) -> None:
     outputs = DetailSystem(grounder, BoxSegmenter()).bind(policy).run(vos_sample, handed(vos_sample, COMPLETIONS))
     assert all(isinstance(o, DetailOutput) for o in outputs) and len(outputs) == 4
     assert all(b.shape[1] == 4 for o in outputs for b in o.boxes)
-    terms = HierarchicalReward()(COMPLETIONS, vos_sample, details=outputs).terms
+    terms = rewarded(COMPLETIONS, vos_sample, outputs).terms
     assert torch.isfinite(terms["box"]).all() and torch.isfinite(terms["mask"]).all()
 
 
@@ -163,6 +199,6 @@ def test_any_completions_give_rewardable_outputs(vos_sample, completions: list[s
     for output in outputs:
         assert len(output.keyframes) <= 4 and all(0 <= k < 6 for k in output.keyframes)
         assert (output.masks is None) == (not output.keyframes)
-    out = HierarchicalReward()(completions, vos_sample, details=outputs)
+    out = rewarded(completions, vos_sample, outputs)
     assert torch.isfinite(out.total).all()
     assert ((out.terms["mask"] >= 0) & (out.terms["mask"] <= 1)).all()

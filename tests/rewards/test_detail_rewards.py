@@ -16,6 +16,7 @@ from omni_r1.rewards import (
     refavs_box_reward,
     refavs_box_reward_batch,
 )
+from omni_r1.rewards.grounding import authors_resized_hw
 
 OBJ0 = [1.0, 1.0, 4.0, 3.0]
 OBJ1 = [4.0, 4.0, 8.0, 8.0]
@@ -31,6 +32,17 @@ def test_box_reward_hand_value(targets: ClipTargets) -> None:
 def test_more_boxes_than_objects_are_penalised(targets: ClipTargets) -> None:
     boxes = [[OBJ1, [0, 0, 1, 1], [0, 0, 2, 2]]]  # 3 boxes for O = 2 objects at K = 1 keyframe
     assert box_matching_reward(boxes, [4], targets) == pytest.approx(1 - 0.5 * 1 / (2 * 1))
+
+
+def test_only_the_first_o_boxes_are_matched(targets: ClipTargets) -> None:
+    # Frame 4 shows only object 1, O = 2. The grounder writes two decoys first and the exact box third: the
+    # authors keep the first O = 2 boxes for matching (IoU 0) and count the third as surplus.
+    boxes = [[[0, 0, 1, 1], [0, 0, 2, 2], OBJ1]]
+    assert box_matching_reward(boxes, [4], targets) == pytest.approx(0 - 0.5 * 1 / (2 * 1))
+    # the kit's former R_A matched every box: the exact third box scored
+    assert box_matching_reward(boxes, [4], targets, first_boxes_only=False) == pytest.approx(1 - 0.5 * 1 / (2 * 1))
+    batch = box_matching_reward_batch([boxes], [[4]], targets, first_boxes_only=False)
+    torch.testing.assert_close(batch, torch.tensor([0.75]))
 
 
 def test_absent_objects_are_not_cells(targets: ClipTargets) -> None:
@@ -73,11 +85,36 @@ def test_refavs_box_reward() -> None:
     assert refavs_box_reward(None, gt) == 0.0
     assert refavs_box_reward([math.nan] * 4, gt) == 0.0
     empty = torch.zeros(4, 4, dtype=torch.bool)
-    assert refavs_box_reward(None, empty) == 1.0
+    # Authors: IoU with their dummy box, which the grounder's resize of a 4×4 frame (to 224×224) sends far away.
+    assert refavs_box_reward(None, empty) == 0.0
     assert refavs_box_reward([0, 0, 2, 2], empty) == 0.0
+    # The kit's former rule: no box on an empty ground truth is a match.
+    assert refavs_box_reward(None, empty, empty_target="no_box") == 1.0
+    assert refavs_box_reward([0, 0, 2, 2], empty, empty_target="no_box") == 0.0
     torch.testing.assert_close(refavs_box_reward_batch([[0, 0, 2, 2], None], gt), torch.tensor([1.0, 0.0]))
     with pytest.raises(ValueError, match=r"\(H, W\)"):
         refavs_box_reward(None, torch.zeros(1, 4, 4))
+    with pytest.raises(ValueError, match="empty_target"):
+        refavs_box_reward(None, empty, empty_target="zero")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("height", "width", "resized", "no_box"),
+    [
+        # a = 1 - |1 - r_w|, b = 1 - |1 - r_h|, IoU = ab / (2 - ab) with the authors' smart_resize
+        (360, 640, (364, 644), (2 - 644 / 640) * (2 - 364 / 360)),  # enlarged slightly: a = 2 - r
+        (1080, 1920, (812, 1484), (1484 / 1920) * (812 / 1080)),  # shrunk: a = r; float floor 840 → 812 as theirs
+        (24, 32, (196, 280), 0.0),  # enlarged > 2x to reach 64·28² pixels: no overlap
+    ],
+)
+def test_refavs_empty_ground_truth_is_the_authors_dummy_box(
+    height: int, width: int, resized: tuple[int, int], no_box: float
+) -> None:
+    assert authors_resized_hw(height, width) == resized
+    empty = torch.zeros(height, width, dtype=torch.bool)
+    expected = no_box / (2 - no_box)
+    assert refavs_box_reward(None, empty) == pytest.approx(expected)
+    assert refavs_box_reward([10, 10, 200, 200], empty) == 0.0  # any real box misses the dummy box
 
 
 def test_mask_reward_hand_value() -> None:

@@ -1,4 +1,8 @@
-"""HierarchicalReward: hand-computed totals per task, weights, and errors for missing inputs."""
+"""HierarchicalReward: hand-computed totals per task, weights, and errors for missing inputs.
+
+The length bonus is on by default (the authors' ``--len_control true``), so calls pass token counts; ``SHORT``
+completions (10 tokens) earn no bonus.
+"""
 
 from __future__ import annotations
 
@@ -30,7 +34,9 @@ GOOD_TERMS = {
     "sal": (6 / 22 + 22 / 22) / 2,
     "box": (1 + 0.5 + 0) / 3,  # see test_detail_rewards.test_box_reward_hand_value
     "mask": 5 / 6,  # prediction misses the target only in the last frame
+    "length": 0.0,  # 10 tokens: outside 320–750
 }
+SHORT = [10, 10, 10]
 
 
 @pytest.fixture
@@ -42,7 +48,9 @@ def good_detail(masks: torch.Tensor) -> DetailOutput:
 
 
 def test_vos_terms_and_total(make_sample: Callable[..., VideoSample], good_detail: DetailOutput) -> None:
-    out = HierarchicalReward()([GOOD, "garbage"], make_sample(), details=[good_detail, DetailOutput()])
+    out = HierarchicalReward()(
+        [GOOD, "garbage"], make_sample(), details=[good_detail, DetailOutput()], num_tokens=SHORT[:2]
+    )
     assert set(out.terms) == set(GOOD_TERMS)
     for name, value in GOOD_TERMS.items():
         torch.testing.assert_close(out.terms[name], torch.tensor([value, 0.0]), msg=name)
@@ -51,7 +59,9 @@ def test_vos_terms_and_total(make_sample: Callable[..., VideoSample], good_detai
 
 
 def test_paper_script_weights(make_sample: Callable[..., VideoSample], good_detail: DetailOutput) -> None:
-    out = HierarchicalReward(RewardWeights.paper_script())([GOOD], make_sample(), details=[good_detail])
+    out = HierarchicalReward(RewardWeights.paper_script())(
+        [GOOD], make_sample(), details=[good_detail], num_tokens=[10]
+    )
     weights = {"sal": 0.0, "mask": 2.0}
     expected = sum(weights.get(name, 1.0) * value for name, value in GOOD_TERMS.items())
     torch.testing.assert_close(out.total, torch.tensor([expected]))
@@ -59,24 +69,52 @@ def test_paper_script_weights(make_sample: Callable[..., VideoSample], good_deta
 
 
 def test_weights_from_mapping_and_without_a_segmenter(make_sample: Callable[..., VideoSample]) -> None:
-    reward = HierarchicalReward({"box": 0.0, "mask": 0.0, "structure": 0.5})
+    reward = HierarchicalReward({"box": 0.0, "mask": 0.0, "structure": 0.5, "length": 0.0})
     out = reward([GOOD], make_sample())
     assert set(out.terms) == {"format", "structure", "num", "div", "sal"}
     expected = 1.0 + 0.5 * GOOD_TERMS["structure"] + GOOD_TERMS["num"] + GOOD_TERMS["sal"]
     torch.testing.assert_close(out.total, torch.tensor([expected]))
 
 
-def test_interval_mode_changes_the_handover(make_sample: Callable[..., VideoSample]) -> None:
+def test_the_keyframe_mode_changes_the_handover(make_sample: Callable[..., VideoSample]) -> None:
     text = f"<answer>{json.dumps({'start_time': '00:00.00', 'end_time': '00:01.00', 'description': 'a'})}</answer>"
-    reward = HierarchicalReward({"box": 0, "mask": 0})
+    reward = HierarchicalReward({"box": 0, "mask": 0, "length": 0})
     sample = make_sample()
-    handovers = make_handovers([text], sample, HandoverConfig(keyframe_mode="interval"))
-    out = reward([text], sample, handovers=handovers)
-    torch.testing.assert_close(out.terms["num"], torch.tensor([0.4 * 3]))
-    torch.testing.assert_close(out.terms["div"], torch.tensor([-0.2 * 2]))
-    assert handovers[0].indices == [0, 1, 2]
-    start = reward([text], sample)  # no hand-overs given: the default setting (one frame per moment)
+    kit = HandoverConfig(keyframe_mode="start", drop_invalid_segments=False)  # the kit's former setting
+    handovers = make_handovers([text], sample, kit)
+    start = reward([text], sample, handovers=handovers)
     torch.testing.assert_close(start.terms["num"], torch.tensor([0.4]))
+    assert handovers[0].indices == [0]
+    interval = reward([text], sample)  # no hand-overs given: the default setting (the authors' interval frames)
+    torch.testing.assert_close(interval.terms["num"], torch.tensor([0.4 * 3]))
+    torch.testing.assert_close(interval.terms["div"], torch.tensor([-0.2 * 2]))
+
+
+def test_authors_intervals_and_a_moment_after_the_clip(make_sample: Callable[..., VideoSample]) -> None:
+    # The conftest clip lasts 3 s (n = 6). 0–2 s covers frames 0–4, 1–3 s frames 2–5: U = 6 unique of 9 raw frames.
+    # R_num = 0.4·(2·4 − 6 − 1) = 0.4, R_div = 0.2·(1 − 5) + 0.2·(1 − 4) − 0.5·3 = −2.9 (time_reward_multi_time).
+    two = (
+        "<answer>"
+        + " ".join(
+            json.dumps(m)
+            for m in [
+                {"start_time": "00:00.00", "end_time": "00:02.00", "description": "a"},
+                {"start_time": "00:01.00", "end_time": "00:03.00", "description": "b"},
+            ]
+        )
+        + "</answer>"
+    )
+    # Ends after the clip: dropped, nothing is handed over, R_num = R_div = 0 (the authors skip grounding).
+    late = f"<answer>{json.dumps({'start_time': '00:02.00', 'end_time': '00:03.50', 'description': 'c'})}</answer>"
+    sample = make_sample()
+    handovers = make_handovers([two, late], sample, HandoverConfig())
+    assert [h.indices for h in handovers] == [[0, 1, 2, 3], []]
+    out = HierarchicalReward({"box": 0, "mask": 0, "length": 0})([two, late], sample, handovers=handovers)
+    torch.testing.assert_close(out.terms["num"], torch.tensor([0.4, 0.0]))
+    torch.testing.assert_close(out.terms["div"], torch.tensor([-2.9, 0.0]))
+    # The kit's former setting handed the late moment over at frame 4 and scored it.
+    kit = make_handovers([late], sample, HandoverConfig(keyframe_mode="start", drop_invalid_segments=False))
+    assert kit[0].indices == [4]
 
 
 def test_missing_inputs_are_errors_when_weighted(make_sample: Callable[..., VideoSample]) -> None:
@@ -86,10 +124,12 @@ def test_missing_inputs_are_errors_when_weighted(make_sample: Callable[..., Vide
     maskless = DetailOutput(keyframes=[0], boxes=[torch.tensor([OBJ0])])
     with pytest.raises(ValueError, match="'mask'"):
         HierarchicalReward()([GOOD], sample, details=[maskless])
-    out = HierarchicalReward({"mask": 0})([GOOD], sample, details=[maskless])
+    out = HierarchicalReward({"mask": 0})([GOOD], sample, details=[maskless], num_tokens=[10])
     assert "mask" not in out.terms and "box" in out.terms
     with pytest.raises(ValueError, match="'length'.*token counts"):
         HierarchicalReward({"length": 1, "box": 0, "mask": 0})([GOOD], sample)
+    with pytest.raises(ValueError, match="'length'.*token counts"):  # on by default: the authors' len_control
+        HierarchicalReward({"box": 0, "mask": 0})([GOOD], sample)
 
 
 def test_length_bonus_in_the_group(make_sample: Callable[..., VideoSample]) -> None:
@@ -111,8 +151,8 @@ def test_avs(make_sample: Callable[..., VideoSample]) -> None:
         DetailOutput([0], [torch.tensor([OBJ0])]),
         DetailOutput(),
     ]
-    out = HierarchicalReward()(completions, make_sample("avs"), details=details)
-    assert set(out.terms) == {"format", "refavs"}
+    out = HierarchicalReward()(completions, make_sample("avs"), details=details, num_tokens=SHORT)
+    assert set(out.terms) == {"format", "refavs", "length"}
     torch.testing.assert_close(out.terms["refavs"], torch.tensor([0.5, 0.0, 0.0]))
     torch.testing.assert_close(out.total, torch.tensor([1.5, 1.0, 0.0]))
 
@@ -121,12 +161,14 @@ def test_grounding_rescales_the_ground_truth(make_sample: Callable[..., VideoSam
     answer = {"bbox_2d": [2, 2, 8, 6], "points_1": [3, 3], "points_2": [6, 5]}
     text = f"<think>t</think><answer>{json.dumps(answer)}</answer>"
     sample = make_sample("grounding")
-    # At (16, 16) the 8×8 ground-truth box (1, 1, 4, 3) becomes (2, 2, 8, 6): every term is maximal.
-    out = HierarchicalReward()([text], sample, image_hw=(16, 16))
+    # At (16, 16) the 8×8 ground-truth box (1, 1, 4, 3) becomes (2, 2, 8, 6) and the mask's inscribed-circle
+    # points (1, 1) twice (the 2×3 object is smaller than the 10-pixel disc) become (2, 2): every term is maximal.
+    out = HierarchicalReward()([text], sample, image_hw=(16, 16), num_tokens=[10])
     torch.testing.assert_close(out.terms["refcocog"], torch.tensor([4.4]))
     torch.testing.assert_close(out.total, torch.tensor([5.4]))
-    # Unscaled: IoU 2/28 → 0, centres 3.2 apart → 1, box L1 2.25 → 1, strict format → 1.
-    torch.testing.assert_close(HierarchicalReward()([text], sample).terms["refcocog"], torch.tensor([3.0]))
+    # Unscaled: IoU 2/28 → 0, points 4.6 px from (1, 1) on average → 1, box L1 2.25 → 1, strict format → 1.
+    unscaled = HierarchicalReward()([text], sample, num_tokens=[10]).terms["refcocog"]
+    torch.testing.assert_close(unscaled, torch.tensor([3.0]))
 
 
 def test_configuration_errors(make_sample: Callable[..., VideoSample]) -> None:

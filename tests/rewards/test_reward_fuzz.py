@@ -6,6 +6,7 @@ No input may raise, and every reward must be finite and inside its documented bo
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import zlib
@@ -15,6 +16,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from omni_r1.answer.handover import HandoverConfig, make_handover
 from omni_r1.data.types import VideoSample
 from omni_r1.rewards import (
     ClipTargets,
@@ -148,8 +150,8 @@ def check_completion(text: str, pred_boxes: list[tuple[float, ...]]) -> None:
     for targets in TARGETS.values():
         n, objects = targets.num_frames, targets.num_objects
         assert in_range(structure_reward(parsed, targets.presence), 0.0, STRUCTURE_MAX)
-        for mode in ("start", "interval"):
-            selection = select_keyframes(parsed, n, max_keyframes=K0, mode=mode)
+        for mode, drop_invalid in itertools.product(("start", "interval"), (False, True)):
+            selection = select_keyframes(parsed, n, max_keyframes=K0, mode=mode, drop_invalid=drop_invalid)
             indices = selection.indices
             assert len(indices) <= K0 and indices == sorted(set(indices)) and all(0 <= i < n for i in indices)
             assert in_range(num_reward(selection), min(0.0, 0.4 * (2 * K0 - 1 - n)), 0.4 * K0)
@@ -158,16 +160,19 @@ def check_completion(text: str, pred_boxes: list[tuple[float, ...]]) -> None:
             per_frame = [pred_boxes] * len(indices)
             surplus = max(0, len(pred_boxes) - objects) * len(indices)
             floor = -0.5 * surplus / (max(objects, 1) * max(len(indices), 1))
-            assert in_range(box_matching_reward(per_frame, indices, targets), floor, 1.0)
+            for first_boxes_only in (True, False):
+                value = box_matching_reward(per_frame, indices, targets, first_boxes_only=first_boxes_only)
+                assert in_range(value, floor, 1.0)
         assert in_range(mask_reward(predicted_masks(text, n), targets.union), 0.0, 1.0)
         first = pred_boxes[0] if pred_boxes else None
-        assert in_range(refavs_box_reward(first, targets.union[0]), 0.0, 1.0)
+        for empty_target in ("dummy_box", "no_box"):
+            assert in_range(refavs_box_reward(first, targets.union[0], empty_target), 0.0, 1.0)
     assert in_range(refcocog_reward(text, (1.0, 2.0, 30.0, 40.0)), 0.0, REFCOCOG_MAX)
     assert length_bonus(len(text), 0.5) in (0.0, 1.0)
 
 
 def check_hierarchical(text: str, pred_boxes: list[tuple[float, ...]]) -> None:
-    selection = select_keyframes(parse_answer(text), 6)
+    selection = make_handover(text, SAMPLES["vos"], HandoverConfig()).selection
     detail = DetailOutput(
         keyframes=selection.indices,
         boxes=[torch.tensor(pred_boxes, dtype=torch.float64).reshape(-1, 4)] * len(selection.indices),

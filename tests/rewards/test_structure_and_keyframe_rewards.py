@@ -92,9 +92,10 @@ def test_num_reward_goes_negative_past_2k0_minus_1() -> None:
 def test_div_reward() -> None:
     # Interval example of the hand-over test: segments of 5 and 1 frames, frame 2 repeated once.
     parsed = ParsedAnswer(segments=[Segment(0.0, 2.0, "a"), Segment(1.0, 1.0, "b")], num_objects=2)
-    selection = select_keyframes(parsed, num_frames=6, mode="interval")
+    selection = select_keyframes(parsed, num_frames=6, max_keyframes=4, mode="interval", drop_invalid=True)
     assert div_reward(selection) == pytest.approx(-0.2 * 4 - 0.5)
-    assert div_reward(select_keyframes(parsed, num_frames=6)) == pytest.approx(-0.2 * 4)  # start mode: no repeats
+    start = select_keyframes(parsed, num_frames=6, max_keyframes=4, mode="start", drop_invalid=True)
+    assert div_reward(start) == pytest.approx(-0.2 * 4)  # start mode: no repeats
     assert div_reward(selection_with([1, 3, 5])) == 0.0
     assert div_reward(selection_with([1, 1, 1])) == pytest.approx(-1.0)
 

@@ -1,16 +1,22 @@
 """Hand-over from the Global to the Detail system: answer moments → keyframe indices of the 2-fps clip.
 
-A timestamp ``t`` maps to frame ``min(int(t * fps), n - 1)`` of the S1 clip (negative times to 0). Which frames a
-segment contributes depends on ``mode``:
+A timestamp ``t`` maps to frame ``min(int(t * fps), n - 1)`` of the S1 clip (negative times to 0). With
+``drop_invalid`` (the authors' ``time_reward_multi_time``), a segment that is not inside the clip, i.e. fails
+``0 <= start <= end <= n / fps`` (:func:`segment_in_clip`), contributes nothing: it is neither handed over nor
+counted by R_num / R_div. Which frames a kept segment contributes depends on ``mode``:
 
-- ``"start"`` (the kit's default, SPEC §1): one frame per segment, from its start time.
 - ``"interval"`` (the authors' code): every frame from the start frame to the end frame.
+- ``"start"`` (SPEC §1, the kit's former default): one frame per segment, from its start time.
 
-The contributed frames of all segments, repeats included, form :attr:`KeyframeSelection.raw_indices`; R_num
+The contributed frames of all kept segments, repeats included, form :attr:`KeyframeSelection.raw_indices`; R_num
 counts its unique values and R_div its repeats, before the cap. The keyframes handed to the Detail system are the
-first ``max_keyframes`` (K0 = 4) unique indices in ascending order, each labelled with the description of the first
-segment (in writing order) whose frame range contains it. A segment's range is ``[start frame, max(start frame,
-end frame)]``, so a reversed segment covers one frame.
+first ``max_keyframes`` (K0 = 4) unique indices in ascending order (the authors' ``np.unique(...)[:4]``), each
+labelled with the description of the first kept segment (in writing order) whose frame range contains it. A
+segment's range is ``[start frame, max(start frame, end frame)]``, so a reversed segment (kept only without
+``drop_invalid``) covers one frame.
+
+K0, the mode and ``drop_invalid`` have no defaults here: they are set in one place,
+:class:`~omni_r1.answer.handover.HandoverConfig`.
 """
 
 from __future__ import annotations
@@ -19,10 +25,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
-from omni_r1.answer.parse import ParsedAnswer
+from omni_r1.answer.parse import ParsedAnswer, Segment
 
-KeyframeMode = Literal["start", "interval"]
-KEYFRAME_MODES: tuple[str, ...] = ("start", "interval")
+KeyframeMode = Literal["interval", "start"]
+KEYFRAME_MODES: tuple[str, ...] = ("interval", "start")
 
 
 @dataclass(frozen=True)
@@ -44,8 +50,8 @@ class KeyframeSelection:
 
     Args:
         keyframes: at most ``max_keyframes`` unique keyframes, ascending.
-        raw_indices: every frame contributed by every segment, in writing order, repeats included.
-        segment_lengths: frames covered by each segment (``end frame - start frame + 1``, at least 1).
+        raw_indices: every frame contributed by every kept segment, in writing order, repeats included.
+        segment_lengths: frames covered by each kept segment (``end frame - start frame + 1``, at least 1).
         max_keyframes: the cap K0 used for ``keyframes``; R_num is defined relative to it.
     """
 
@@ -83,6 +89,16 @@ def time_to_frame(seconds: float, num_frames: int, fps: float = 2.0) -> int:
     return int(position)
 
 
+def segment_in_clip(segment: Segment, duration: float) -> bool:
+    """Whether a moment lies inside a clip of ``duration`` seconds: ``0 <= start <= end <= duration``.
+
+    The authors' validity rule (``start_seconds > end_seconds or end_seconds > total_duration`` drops a moment;
+    their timestamp pattern cannot express a negative time, the kit's parser can, hence ``0 <=``). The structure
+    reward's time-consistency bonus uses the same rule.
+    """
+    return 0.0 <= segment.start <= segment.end <= duration
+
+
 def _check_clip(num_frames: int, fps: float, max_keyframes: int, mode: str) -> None:
     if num_frames < 1:
         raise ValueError(f"num_frames must be >= 1 (frames of the S1 clip), got {num_frames}")
@@ -98,8 +114,10 @@ def select_keyframes(
     parsed: ParsedAnswer | None,
     num_frames: int,
     fps: float = 2.0,
-    max_keyframes: int = 4,
-    mode: KeyframeMode = "start",
+    *,
+    max_keyframes: int,
+    mode: KeyframeMode,
+    drop_invalid: bool,
 ) -> KeyframeSelection:
     """Keyframes plus the raw frame list and segment lengths of one parsed answer (see the module docstring).
 
@@ -108,7 +126,8 @@ def select_keyframes(
         num_frames: frames ``n`` of the S1 clip.
         fps: frame rate the S1 clip is presented at.
         max_keyframes: K0, the most keyframes handed over.
-        mode: ``"start"`` or ``"interval"``.
+        mode: ``"interval"`` or ``"start"``.
+        drop_invalid: leave out the segments that are not inside the clip (:func:`segment_in_clip`).
 
     Raises:
         ValueError: a clip or cap that cannot hold a keyframe, or an unknown mode.
@@ -116,8 +135,10 @@ def select_keyframes(
     _check_clip(num_frames, fps, max_keyframes, mode)
     if parsed is None:
         return KeyframeSelection(max_keyframes=max_keyframes)
+    duration = num_frames / fps
+    segments = [s for s in parsed.segments if segment_in_clip(s, duration)] if drop_invalid else parsed.segments
     ranges = []
-    for segment in parsed.segments:
+    for segment in segments:
         first = time_to_frame(segment.start, num_frames, fps)
         ranges.append((first, max(first, time_to_frame(segment.end, num_frames, fps))))
     if mode == "start":
@@ -126,7 +147,7 @@ def select_keyframes(
         raw = [index for first, last in ranges for index in range(first, last + 1)]
     keyframes = []
     for index in sorted(set(raw))[:max_keyframes]:
-        owner = next(seg for seg, (first, last) in zip(parsed.segments, ranges) if first <= index <= last)
+        owner = next(seg for seg, (first, last) in zip(segments, ranges) if first <= index <= last)
         keyframes.append(Keyframe(index=index, description=owner.description))
     return KeyframeSelection(
         keyframes=keyframes,
@@ -140,8 +161,13 @@ def keyframes_from_answer(
     parsed: ParsedAnswer | None,
     num_frames: int,
     fps: float = 2.0,
-    max_keyframes: int = 4,
-    mode: KeyframeMode = "start",
+    *,
+    max_keyframes: int,
+    mode: KeyframeMode,
+    drop_invalid: bool,
 ) -> list[Keyframe]:
     """The at most K0 unique, ascending keyframes handed to the Detail system (see :func:`select_keyframes`)."""
-    return select_keyframes(parsed, num_frames, fps=fps, max_keyframes=max_keyframes, mode=mode).keyframes
+    selection = select_keyframes(
+        parsed, num_frames, fps, max_keyframes=max_keyframes, mode=mode, drop_invalid=drop_invalid
+    )
+    return selection.keyframes

@@ -1,7 +1,13 @@
 """Reference answers in the Global system's output format, built from ground truth.
 
-They teach the format in the SFT warm start (the paper's SFT baseline) and are the inverse of
-``omni_r1.answer.parse_answer``: ``<think>…</think><answer>`` + one JSON object per chosen moment.
+They teach the format in the SFT warm start (the paper's SFT baseline) and answer what the prompts
+(:mod:`omni_r1.models.prompts`) ask for:
+
+- VOS: ``<think>…</think><answer>`` + one JSON moment per chosen keyframe (the inverse of
+  :func:`~omni_r1.answer.parse.parse_answer`);
+- RefAVS: the plain-text description the authors' RefAVS prompt asks for (it goes to the grounder as written);
+- refCOCOg: Seg-Zero's ``{"bbox_2d", "points_1", "points_2"}`` object, the points being the target's two
+  inscribed-circle centres (:func:`~omni_r1.data.points.inscribed_circle_points`), as the grounding reward scores.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import json
 import torch
 
 from omni_r1.answer.timestamps import format_timestamp
+from omni_r1.data.points import inscribed_circle_points
 from omni_r1.data.types import VideoSample
 
 
@@ -30,26 +37,25 @@ def visible_keyframes(sample: VideoSample, max_keyframes: int = 4) -> list[int]:
 
 
 def reference_answer(sample: VideoSample, max_keyframes: int = 4, image_hw: tuple[int, int] | None = None) -> str:
-    """A well-formed completion for ``sample``: reasoning text plus one JSON moment per keyframe.
+    """A well-formed completion for ``sample`` (see the module docstring for each task's answer).
 
-    Grounding samples (refCOCOg) answer with the target's box, in the pixels of the image the model saw
-    (``image_hw``, after the processor's resize), which is what the grounding reward compares against.
+    Grounding samples (refCOCOg) answer with the target's box and points, in the pixels of the image the model
+    saw (``image_hw``, after the processor's resize), which is what the grounding reward compares against.
     """
     if sample.task == "grounding":
         return _grounding_answer(sample, image_hw)
     if sample.task == "avs":
-        frames = [0]
         think = (
             f'The expression is "{sample.expression}". I listen for which object makes the sound and find it '
             "in the first frame."
         )
-    else:
-        frames = visible_keyframes(sample, max_keyframes)
-        times = ", ".join(format_timestamp(i / sample.fps) for i in frames)
-        think = (
-            f'The instruction asks for "{sample.expression}". The target is clearly visible at {times}; these '
-            "moments are spread over the clip."
-        )
+        return f"<think>{think}</think><answer>{sample.expression}</answer>"
+    frames = visible_keyframes(sample, max_keyframes)
+    times = ", ".join(format_timestamp(i / sample.fps) for i in frames)
+    think = (
+        f'The instruction asks for "{sample.expression}". The target is clearly visible at {times}; these '
+        "moments are spread over the clip."
+    )
     moments = [
         json.dumps(
             {
@@ -72,5 +78,11 @@ def _grounding_answer(sample: VideoSample, image_hw: tuple[int, int] | None) -> 
     sy, sx = (image_hw[0] / height, image_hw[1] / width) if image_hw else (1.0, 1.0)
     box = [round(float(xs.min()) * sx), round(float(ys.min()) * sy)]
     box += [round(float(xs.max() + 1) * sx), round(float(ys.max() + 1) * sy)]
-    think = f'The expression is "{sample.expression}". I find the object it describes and box it.'
-    return f"<think>{think}</think><answer>{json.dumps({'bbox_2d': box})}</answer>"
+    (x1, y1), (x2, y2) = inscribed_circle_points(mask)  # the mask is not empty (checked above)
+    answer = {
+        "bbox_2d": box,
+        "points_1": [round(x1 * sx), round(y1 * sy)],
+        "points_2": [round(x2 * sx), round(y2 * sy)],
+    }
+    think = f'The expression is "{sample.expression}". I find the object, box it and mark two points in it.'
+    return f"<think>{think}</think><answer>{json.dumps(answer)}</answer>"

@@ -18,6 +18,15 @@ from torch import Tensor
 REJECTION_ROUNDS = 8
 
 
+def divide_by_temperature(logits: Tensor, temperature: float | Tensor) -> Tensor:
+    """``logits`` ``(N, ..., V)`` over the softmax temperature: one number for every row, or an ``(N,)`` tensor
+    with each row's own (a batch mixing tasks sampled at different temperatures)."""
+    if isinstance(temperature, Tensor):
+        shape = (-1,) + (1,) * (logits.ndim - 1)
+        return logits / temperature.to(device=logits.device, dtype=logits.dtype).reshape(shape)
+    return logits / temperature
+
+
 def _draw(probs: Tensor) -> Tensor:
     """``(N,)`` one draw per row of ``(N, V)`` probabilities by inverting the cumulative distribution.
 
@@ -51,7 +60,7 @@ def sample_next_token(
     logits: Tensor,
     *,
     do_sample: bool = True,
-    temperature: float = 1.0,
+    temperature: float | Tensor = 1.0,
     top_p: float = 1.0,
     forbidden: Tensor | None = None,
     rejection_rounds: int = REJECTION_ROUNDS,
@@ -68,7 +77,7 @@ def sample_next_token(
         logits = logits.index_fill(-1, forbidden, float("-inf"))
     if not do_sample:
         return logits.argmax(dim=-1)
-    probs = (logits / temperature).softmax(dim=-1)  # (N, V)
+    probs = divide_by_temperature(logits, temperature).softmax(dim=-1)  # (N, V)
     token = _draw(probs)
     if top_p >= 1.0:
         return token
@@ -93,7 +102,7 @@ def decode_with_cache(
     forbidden_token_ids: Sequence[int] = (),
     max_new_tokens: int,
     do_sample: bool = True,
-    temperature: float = 1.0,
+    temperature: float | Tensor = 1.0,
     top_p: float = 1.0,
 ) -> Tensor:
     """Sample up to ``max_new_tokens`` tokens per row, stopping early once every row has emitted an EOS.
@@ -107,7 +116,7 @@ def decode_with_cache(
         forbidden_token_ids: ids never sampled.
         max_new_tokens: completion length limit.
         do_sample: sample (else greedy).
-        temperature: softmax temperature when sampling.
+        temperature: softmax temperature when sampling, or an ``(N,)`` tensor of per-row temperatures.
         top_p: nucleus mass when sampling.
 
     Returns:

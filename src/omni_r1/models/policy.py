@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from omni_r1.models.decoding import decode_with_cache
+from omni_r1.models.decoding import decode_with_cache, divide_by_temperature
 from omni_r1.models.rollouts import PromptBatch, Rollouts, make_rollouts, selective_log_softmax, token_entropy
 
 # One decoding step: the tokens sampled at step i go in, the next position's (N, V) logits come out.
@@ -68,18 +68,21 @@ class SamplingPolicy(nn.Module):
         *,
         num_generations: int = 1,
         max_new_tokens: int = 256,
-        temperature: float = 1.0,
+        temperature: float | Tensor = 1.0,
         top_p: float = 0.95,
         do_sample: bool = True,
     ) -> Rollouts:
         """Sample ``num_generations`` completions per prompt, never a forbidden token (placeholders, special
-        tokens); everything after a completion's first EOS is masked out."""
+        tokens); everything after a completion's first EOS is masked out. ``temperature`` may be a ``(B*G,)``
+        tensor, one per completion row (prompt by prompt), which only the built-in loop can sample with."""
         if num_generations < 1 or max_new_tokens < 1:
             raise ValueError(
                 f"num_generations and max_new_tokens must be >= 1, got {num_generations}, {max_new_tokens}"
             )
-        if do_sample and temperature <= 0:
+        if do_sample and bool((torch.as_tensor(temperature) <= 0).any()):
             raise ValueError(f"temperature must be > 0 when sampling, got {temperature}")
+        if isinstance(temperature, Tensor) and self.hf_generate:
+            raise ValueError("per-row temperatures need the built-in sampler: set hf_generate to false")
         if not 0 < top_p <= 1:
             raise ValueError(f"top_p must be in (0, 1], got {top_p}")
         prompt = samples if isinstance(samples, PromptBatch) else self.encode(samples)
@@ -137,18 +140,18 @@ class SamplingPolicy(nn.Module):
         prompt: PromptBatch,
         rollouts: Rollouts,
         *,
-        temperature: float = 1.0,
+        temperature: float | Tensor = 1.0,
         model: nn.Module | None = None,
         return_entropy: bool = False,
     ) -> Tensor | tuple[Tensor, Tensor]:
         """``(N, C)`` log-probabilities of the sampled tokens at the sampling temperature (and, with
-        ``return_entropy``, each position's entropy).
+        ``return_entropy``, each position's entropy); ``temperature`` may be an ``(N,)`` tensor, one per row.
 
         ``model`` scores with other weights (a frozen reference copy); with LoRA, wrap the call in
         :meth:`adapters_disabled` instead.
         """
         logits = self._completion_logits(prompt, rollouts, model if model is not None else self.model)
-        logits = logits.float() / temperature
+        logits = divide_by_temperature(logits.float(), temperature)
         logps = selective_log_softmax(logits, rollouts.completion_ids)
         return (logps, token_entropy(logits)) if return_entropy else logps
 

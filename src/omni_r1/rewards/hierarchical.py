@@ -7,10 +7,12 @@ Which terms a prompt gets depends on its task (``VideoSample.task``):
 - ``"avs"`` (RefAVS): format and the frame-0 box IoU (``refavs``) of the first box the grounder gave for the
   rollout's first keyframe (frame 0); a completion without a non-empty answer block scores 0 there, as in the
   reference.
-- ``"grounding"`` (refCOCOg skill data): format and the refCOCOg reward of the completion itself.
+- ``"grounding"`` (refCOCOg skill data): format and the refCOCOg reward of the completion itself, against the
+  target's box and (by default) its two inscribed-circle points.
 
-The optional length bonus (``length``) applies to every task when token counts are given; its "accuracy" is the
-weighted sum of the task terms other than format, as in the authors' trainer where format is a separate reward.
+The length bonus (``length``, on by default as in both authors' scripts: ``--len_control true``) applies to every
+task when token counts are given; its "accuracy" is the weighted sum of the task terms other than format, as in
+the authors' trainer where format is a separate reward (``rewards_per_func[:, 0]``).
 
 A term whose inputs are missing (no detail outputs, no predicted masks, no token counts) is left out of the
 result when its weight is 0 and is an error otherwise, so a run cannot silently train on a reward it did not
@@ -22,7 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import fields
-from typing import Any
+from typing import Any, Literal, get_args
 
 import torch
 from torch import Tensor
@@ -31,10 +33,11 @@ from omni_r1.answer.handover import Handover, HandoverConfig, make_handovers
 from omni_r1.answer.outputs import DetailOutput
 from omni_r1.answer.parse import first_answer_block
 from omni_r1.data.boxes import as_boxes, masks_to_boxes_or_empty
+from omni_r1.data.points import inscribed_circle_points
 from omni_r1.data.targets import ClipTargets
 from omni_r1.data.types import VideoSample
 from omni_r1.rewards.format import format_reward_batch
-from omni_r1.rewards.grounding import box_matching_reward_batch, refavs_box_reward
+from omni_r1.rewards.grounding import EMPTY_TARGETS, EmptyTarget, box_matching_reward_batch, refavs_box_reward
 from omni_r1.rewards.keyframe_quality import div_reward_batch, num_reward_batch, saliency_reward_batch
 from omni_r1.rewards.length import length_bonus_batch
 from omni_r1.rewards.mask import mask_reward
@@ -47,6 +50,8 @@ from omni_r1.validation import (
     as_arguments,
     init_arguments,
     require,
+    require_bool,
+    require_choice,
     require_int,
     require_number,
 )
@@ -61,6 +66,9 @@ TASK_TERMS: dict[str, tuple[str, ...]] = {
 # the policy should raise (the paper's weights are all >= 0); a negative weight would train it to fail.
 SIGNED_TERMS = ("length",)
 
+RefCOCOgPoints = Literal["inscribed_circles", "box_centres"]
+REFCOCOG_POINTS: tuple[str, ...] = get_args(RefCOCOgPoints)
+
 
 class HierarchicalReward:
     """Composes the reward terms of a prompt's group (see the module docstring).
@@ -68,9 +76,18 @@ class HierarchicalReward:
     Args:
         weights: a :class:`RewardWeights`, a ``{term: weight}`` mapping, or ``None`` for the defaults. Weights are
             finite and ``>= 0`` (``length`` may be negative: a length penalty).
-        length_min_tokens: shortest completion earning the length bonus.
-        length_max_tokens: longest completion earning the length bonus.
-        length_accuracy_threshold: accuracy a completion must exceed to earn the length bonus.
+        length_min_tokens: shortest completion earning the length bonus (320, the authors' trainer).
+        length_max_tokens: longest completion earning the length bonus (750, the authors' trainer).
+        length_accuracy_threshold: accuracy a completion must exceed to earn the length bonus (0.1, authors).
+        first_boxes_only: R_A matches only the grounder's first O boxes per keyframe, O = the prompt's target
+            objects (the authors' ``grounding2sam_process_reward``, default); ``False`` matches every box (the
+            kit's former R_A). Surplus boxes are penalised either way.
+        refavs_empty_target: how a RefAVS prompt with an empty frame-0 ground truth is scored: ``"dummy_box"``
+            (the authors' IoU against their dummy box, default) or ``"no_box"`` (no box scores 1, the kit's
+            former rule); see :mod:`omni_r1.rewards.grounding`.
+        refcocog_points: ground-truth points of the refCOCOg reward: ``"inscribed_circles"`` (the two
+            inscribed-circle centres of the target's mask, as Seg-Zero and the authors' ``segzero.py``, default)
+            or ``"box_centres"`` (no points: box centres stand in, the kit's former reward).
     """
 
     def __init__(
@@ -79,6 +96,9 @@ class HierarchicalReward:
         length_min_tokens: int = 320,
         length_max_tokens: int = 750,
         length_accuracy_threshold: float = 0.1,
+        first_boxes_only: bool = True,
+        refavs_empty_target: EmptyTarget = "dummy_box",
+        refcocog_points: RefCOCOgPoints = "inscribed_circles",
     ) -> None:
         HierarchicalReward.validate_init_args(init_arguments(locals()))
         if weights is None:
@@ -89,6 +109,9 @@ class HierarchicalReward:
         self.length_min_tokens = length_min_tokens
         self.length_max_tokens = length_max_tokens
         self.length_accuracy_threshold = length_accuracy_threshold
+        self.first_boxes_only = first_boxes_only
+        self.refavs_empty_target = refavs_empty_target
+        self.refcocog_points = refcocog_points
 
     @classmethod
     def validate_init_args(cls, args: Mapping[str, Any]) -> None:
@@ -111,6 +134,9 @@ class HierarchicalReward:
         threshold = args.get("length_accuracy_threshold")
         require_number("length_accuracy_threshold", threshold)
         require(math.isfinite(threshold), "length_accuracy_threshold", threshold, "must be finite")
+        require_bool("first_boxes_only", args.get("first_boxes_only"))
+        require_choice("refavs_empty_target", args.get("refavs_empty_target"), EMPTY_TARGETS)
+        require_choice("refcocog_points", args.get("refcocog_points"), REFCOCOG_POINTS)
 
     def __call__(
         self,
@@ -132,7 +158,7 @@ class HierarchicalReward:
                 box is rescaled to it (``None``: original resolution).
             handovers: one :class:`~omni_r1.answer.handover.Handover` per completion, the same the Detail system
                 ran on (the GRPO step makes them once); ``None`` makes them here with the default
-                :class:`~omni_r1.answer.handover.HandoverConfig` (K0 = 4, ``start``).
+                :class:`~omni_r1.answer.handover.HandoverConfig` (K0 = 4, ``interval``, invalid moments dropped).
 
         Raises:
             ValueError: an unknown task, mismatched lengths, or a weighted term whose inputs are missing.
@@ -193,7 +219,10 @@ class HierarchicalReward:
         }
         if self._available("box", details is not None, "no detail outputs were given"):
             terms["box"] = box_matching_reward_batch(
-                [detail.boxes for detail in details], [detail.keyframes for detail in details], targets
+                [detail.boxes for detail in details],
+                [detail.keyframes for detail in details],
+                targets,
+                first_boxes_only=self.first_boxes_only,
             )
         # A rollout that handed nothing over ran no segmenter and scores R_G = 0.
         masks_known = details is not None and all(d.masks is not None or not d.keyframes for d in details)
@@ -214,7 +243,9 @@ class HierarchicalReward:
                 values.append(0.0)
                 continue
             boxes = as_boxes(detail.boxes[0], "RefAVS frame-0 boxes") if detail.boxes else torch.zeros(0, 4)
-            values.append(refavs_box_reward(boxes[0] if boxes.shape[0] else None, targets.union[0]))
+            values.append(
+                refavs_box_reward(boxes[0] if boxes.shape[0] else None, targets.union[0], self.refavs_empty_target)
+            )
         return {"refavs": torch.tensor(values, dtype=torch.float32)}
 
     def _grounding_terms(
@@ -223,7 +254,11 @@ class HierarchicalReward:
         box, present = masks_to_boxes_or_empty(targets.union[0])
         if not bool(present):
             raise ValueError("grounding sample has an empty ground-truth mask at frame 0; refCOCOg needs a target")
+        points = inscribed_circle_points(targets.union[0]) if self.refcocog_points == "inscribed_circles" else None
         if image_hw is not None:
             height, width = targets.union.shape[-2:]
-            box = box * torch.tensor([image_hw[1] / width, image_hw[0] / height] * 2)
-        return {"refcocog": refcocog_reward_batch(completions, box)}
+            sx, sy = image_hw[1] / width, image_hw[0] / height
+            box = box * torch.tensor([sx, sy] * 2)
+            if points is not None:
+                points = tuple((x * sx, y * sy) for x, y in points)
+        return {"refcocog": refcocog_reward_batch(completions, box, points)}

@@ -1,9 +1,10 @@
-"""Optional length bonus of the authors' code (off by default, weight 0).
+"""Length bonus of the authors' code (``len_control`` in ``trainer/grpo_trainer.py``), on by default (weight 1).
 
 A completion earns +1 when it is 320–750 tokens long (inclusive, counted as the completion mask: EOS included)
 and its accuracy reward exceeds 0.1. The authors' trainer grants it only when more than one completion of the
-group passes the accuracy threshold, so a lone accurate answer cannot win by length alone; the batch helper
-keeps that rule (``min_qualified=2``). Range ``{0, bonus}``.
+group passes the accuracy threshold (``len(selected_indices) > 1``; one prompt per device batch, so per group),
+so a lone accurate answer cannot win by length alone; the batch helper keeps that rule (``min_qualified=2``).
+Range ``{0, bonus}``. Both authors' scripts turn it on (``--len_control true``).
 """
 
 from __future__ import annotations

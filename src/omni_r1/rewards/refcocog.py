@@ -11,15 +11,17 @@ y]}``::
 so R lies in ``[0, 4.4]``. Definitions, with every coordinate in the pixel frame of the image the model saw:
 
 - box L1: the mean absolute difference of the four coordinates of the predicted and ground-truth boxes.
-- point distance: without ground-truth points, the Euclidean distance between the centres of the predicted and
-  ground-truth boxes. With ground-truth points (the reference's two inscribed-circle centres), the mean distance of
-  the predicted ``points_1``/``points_2`` to them under the better of the two pairings, counted only when both
-  predicted points lie inside the predicted box.
+- point distance: with ground-truth points (the two inscribed-circle centres of the target's mask,
+  :func:`~omni_r1.data.points.inscribed_circle_points`, as Seg-Zero and the authors' ``segzero_reward`` in
+  ``load_datasets/segzero.py``), the mean distance of the predicted ``points_1``/``points_2`` to them under the
+  better of the two pairings, counted only when both predicted points lie inside the predicted box. Without them
+  (the kit's former stand-in), the Euclidean distance between the centres of the predicted and ground-truth boxes.
 - strict format: 1 when the first JSON object of the answer has ``bbox_2d`` (4 numbers), ``points_1`` and
   ``points_2`` (2 numbers each).
 
 As in the reference, only the first ``<answer>`` block and its first JSON object are read; a term whose inputs are
-missing (no box, no points) contributes 0.
+missing (no box, no points) contributes 0. The grounding prompt (:data:`omni_r1.models.prompts.GROUNDING_TEMPLATE`)
+asks for exactly this object, so an answer that gives the box alone scores at most 2.4.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """Structure reward of the authors' code: how well-formed and how well-placed the answer's moments are.
 
 Per JSON object of the answer: 0.2 for being a JSON object, +0.2 when it carries a valid ``start_time``,
-``end_time`` and ``description``, +0.2 when ``0 <= start <= end <= duration``, and, for those time-consistent
-objects, + the fraction of (object, frame) cells of its frame interval whose ground-truth mask is non-empty. The
-sum is divided by the number of JSON objects, so the reward lies in ``[0, STRUCTURE_MAX]``; no JSON object → 0.
+``end_time`` and ``description``, +0.2 when ``0 <= start <= end <= duration`` (the hand-over's validity rule,
+:func:`~omni_r1.answer.keyframes.segment_in_clip`), and, for those time-consistent objects, + the fraction of
+(object, frame) cells of its frame interval whose ground-truth mask is non-empty. The sum is divided by the number
+of JSON objects, so the reward lies in ``[0, STRUCTURE_MAX]``; no JSON object → 0.
 
 The interval is ``[min(int(start·fps), n-1), min(int(end·fps), n-1)]``. Text fragments that do not decode as
 JSON are not objects (the reference regex also counts undecodable ``{…}`` spans in the denominator).
@@ -17,7 +18,7 @@ from itertools import accumulate
 import torch
 from torch import Tensor
 
-from omni_r1.answer.keyframes import time_to_frame
+from omni_r1.answer.keyframes import segment_in_clip, time_to_frame
 from omni_r1.answer.parse import ParsedAnswer
 
 OBJECT_REWARD = 0.2
@@ -49,7 +50,7 @@ def structure_reward(parsed: ParsedAnswer | None, presence: Tensor, fps: float =
     total = OBJECT_REWARD * parsed.num_objects
     for segment in parsed.segments:
         total += ELEMENT_REWARD
-        if not 0.0 <= segment.start <= segment.end <= duration:
+        if not segment_in_clip(segment, duration):
             continue
         total += TIME_CONSISTENCY_REWARD
         first = time_to_frame(segment.start, num_frames, fps)

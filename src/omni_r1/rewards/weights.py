@@ -15,6 +15,9 @@ from dataclasses import dataclass, fields
 class RewardWeights:
     """One weight per reward term; the defaults are the dataclass defaults of the authors' code (all 1).
 
+    ``length`` is 1 because both authors' scripts train with ``--len_control true`` (``scripts/run_training.sh``,
+    ``scripts/run_improved_grpo_new.sh``), which adds the +1 bonus; 0 turns it off (the kit's former default).
+
     Args:
         format: think/answer format.
         structure: well-formed, well-placed JSON moments (authors' code).
@@ -25,7 +28,7 @@ class RewardWeights:
         mask: R_G, the paper's α_G.
         refavs: RefAVS frame-0 box IoU.
         refcocog: refCOCOg grounding-skill reward.
-        length: optional length bonus (off by default).
+        length: the length bonus (on: 1, as the authors' ``len_control``; 0 turns it off).
     """
 
     format: float = 1.0
@@ -37,7 +40,7 @@ class RewardWeights:
     mask: float = 1.0
     refavs: float = 1.0
     refcocog: float = 1.0
-    length: float = 0.0
+    length: float = 1.0
 
     def __post_init__(self) -> None:
         for item in fields(self):
@@ -47,7 +50,7 @@ class RewardWeights:
 
     @classmethod
     def paper_script(cls) -> RewardWeights:
-        """Weights of the last training script: α_K = 1 (num, div), α_sal = 0, α_A = 1, α_G = 2."""
+        """Weights of the last training script: α_K = 1 (num, div), α_sal = 0, α_A = 1, α_G = 2, length bonus on."""
         return cls(sal=0.0, mask=2.0)
 
     @classmethod

@@ -28,13 +28,14 @@ from omni_r1.grpo.loss import LOSS_TYPES, policy_loss
 from omni_r1.models.global_system import GlobalSystem
 from omni_r1.models.rollouts import PromptBatch, Rollouts
 from omni_r1.models.text_policy import TextPolicy
-from omni_r1.rewards.hierarchical import HierarchicalReward
+from omni_r1.rewards.hierarchical import TASK_TERMS, HierarchicalReward
 from omni_r1.training.clipping import clip_grad_norm
 from omni_r1.training.optim import policy_optimizers
 from omni_r1.training.preprocessing import share_preprocessor
 from omni_r1.training.reference import ReferencePolicy
 from omni_r1.validation import (
     init_arguments,
+    require,
     require_choice,
     require_int,
     require_number,
@@ -43,6 +44,7 @@ from omni_r1.validation import (
 
 LossType = Literal[LOSS_TYPES]  # the choices of --help, from the one tuple the loss checks against
 ScaleRewards = Literal[SCALES]
+TASKS = tuple(TASK_TERMS)  # the tasks a prompt can have, for task_temperatures
 
 
 @dataclass
@@ -59,6 +61,8 @@ class Experience:
         details: per prompt, the Detail system's output for each completion (keyframes, boxes, masks), or ``None``.
         handovers: per prompt, each completion's hand-over (parsed answer, keyframes), made once and read by both
             the Detail system and the reward; ``None`` for rewards that do not read one.
+        temperature: what the completions were sampled at and every log-prob of them is computed at: one number,
+            or a ``(B*G,)`` tensor when the batch mixes tasks with their own temperatures.
     """
 
     prompt: PromptBatch
@@ -70,6 +74,7 @@ class Experience:
     ref_logps: Tensor | None = None
     details: list[list[DetailOutput]] | None = None
     handovers: list[list[Handover]] | None = None
+    temperature: float | Tensor = 1.0
 
 
 class GRPOModule(L.LightningModule):
@@ -89,6 +94,12 @@ class GRPOModule(L.LightningModule):
         num_generations: G, completions sampled per prompt (8 in the paper).
         max_new_tokens: longest completion; longer ones are truncated (and count as clipped).
         temperature: sampling temperature; log-probs are computed at the same temperature.
+        task_temperatures: per-task sampling temperatures (``{"avs": 0.45}``) overriding ``temperature`` for that
+            task's prompts; each completion's log-probs (old, reference, update) use the temperature it was sampled
+            at, so a batch mixing tasks is exact. ``None`` (default) samples every task at ``temperature``: the
+            authors' final script (``FUSE_TEMPERATURE="false"`` in ``scripts/run_training.sh``, so their RefAVS
+            prompts use the same temperature 1 as the rest); ``{"avs": 0.45}`` is their ``FUSE_TEMPERATURE="true"``
+            variant (``AVS_TEMPERATURE``), for which their log-probs, unlike these, stay at temperature 1.
         top_p: nucleus sampling threshold (0.95 in the paper).
         beta: weight of the k3 KL penalty to the reference policy (0.04 in the paper; 0 skips the reference).
         loss_type: aggregation of per-token losses: ``grpo`` (paper), ``bnpo``, ``dapo`` or ``dr_grpo``.
@@ -113,6 +124,7 @@ class GRPOModule(L.LightningModule):
         num_generations: int = 8,
         max_new_tokens: int = 256,
         temperature: float = 1.0,
+        task_temperatures: dict[str, float] | None = None,
         top_p: float = 0.95,
         beta: float = 0.04,
         loss_type: LossType = "grpo",
@@ -136,6 +148,7 @@ class GRPOModule(L.LightningModule):
         self.num_generations = num_generations
         self.max_new_tokens = max_new_tokens
         self.temperature = temperature
+        self.task_temperatures = dict(task_temperatures or {})
         self.top_p = top_p
         self.beta = beta
         self.loss_type = loss_type
@@ -162,6 +175,11 @@ class GRPOModule(L.LightningModule):
         require_int("num_generations", args.get("num_generations"), minimum=2, note="a group of one has no advantage")
         require_int("max_new_tokens", args.get("max_new_tokens"), minimum=1)
         require_number("temperature", args.get("temperature"), minimum=0, exclusive_minimum=True)
+        task_temperatures = args.get("task_temperatures") or {}
+        require(isinstance(task_temperatures, Mapping), "task_temperatures", task_temperatures, "must be {task: T}")
+        for task, value in task_temperatures.items():
+            require_choice("task_temperatures", task, TASKS)
+            require_number(f"task_temperatures.{task}", value, minimum=0, exclusive_minimum=True)
         require_number("top_p", args.get("top_p"), minimum=0, maximum=1, exclusive_minimum=True)
         require_number("beta", args.get("beta"), minimum=0, note="0 skips the reference policy")
         require_choice("loss_type", args.get("loss_type"), LOSS_TYPES)
@@ -209,14 +227,30 @@ class GRPOModule(L.LightningModule):
         size = self.micro_batch_size or total
         return [slice(i, min(i + size, total)) for i in range(0, total, size)]
 
+    def row_temperatures(self, batch: list[VideoSample] | ProcessedBatch) -> float | Tensor:
+        """What each completion row of ``batch`` is sampled at: one number when every prompt's task shares it
+        (``temperature`` unless ``task_temperatures`` names the task), else a ``(B*G,)`` tensor, prompt by prompt."""
+        values = [self.task_temperatures.get(sample.task, self.temperature) for sample in batch]
+        if len(set(values)) == 1:
+            return float(values[0])
+        return torch.tensor(values, dtype=torch.float32).repeat_interleave(self.num_generations)
+
+    @staticmethod
+    def _rows(temperature: float | Tensor, part: slice) -> float | Tensor:
+        """The temperatures of rows ``part`` (a micro-batch)."""
+        return temperature[part] if isinstance(temperature, Tensor) else temperature
+
     @torch.no_grad()
-    def _score_logps(self, prompt: PromptBatch, rollouts: Rollouts, reference: bool) -> Tensor:
+    def _score_logps(
+        self, prompt: PromptBatch, rollouts: Rollouts, reference: bool, temperature: float | Tensor
+    ) -> Tensor:
         chunks = []
         for part in self._micro_batches(rollouts.completion_ids.shape[0]):
+            rows = self._rows(temperature, part)
             if reference:
-                chunks.append(self.reference.logps(prompt, rollouts[part], self.temperature))
+                chunks.append(self.reference.logps(prompt, rollouts[part], rows))
             else:
-                chunks.append(self.policy.completion_logps(prompt, rollouts[part], temperature=self.temperature))
+                chunks.append(self.policy.completion_logps(prompt, rollouts[part], temperature=rows))
         return torch.cat(chunks)
 
     def _global_count(self, mask: Tensor) -> Tensor:
@@ -233,11 +267,12 @@ class GRPOModule(L.LightningModule):
         records, or the records with the prompt inputs the loader prepared)."""
         G = self.num_generations
         prompt = self.policy.encode(batch)
+        temperature = self.row_temperatures(batch)
         rollouts = self.policy.generate(
             prompt,
             num_generations=G,
             max_new_tokens=self.max_new_tokens,
-            temperature=self.temperature,
+            temperature=temperature,
             top_p=self.top_p,
         )
         handovers = None
@@ -260,10 +295,11 @@ class GRPOModule(L.LightningModule):
             rewards=rewards,
             terms=terms,
             advantages=advantages,
-            old_logps=self._score_logps(prompt, rollouts, reference=False) if self.num_iterations > 1 else None,
-            ref_logps=self._score_logps(prompt, rollouts, reference=True) if self.beta > 0 else None,
+            old_logps=self._score_logps(prompt, rollouts, False, temperature) if self.num_iterations > 1 else None,
+            ref_logps=self._score_logps(prompt, rollouts, True, temperature) if self.beta > 0 else None,
             details=details,
             handovers=handovers,
+            temperature=temperature,
         )
 
     def update(self, exp: Experience) -> tuple[Tensor, dict[str, Tensor]]:
@@ -281,7 +317,7 @@ class GRPOModule(L.LightningModule):
             optimizer.zero_grad()
             for part in self._micro_batches(mask.shape[0]):
                 logps, entropy = self.policy.completion_logps(
-                    exp.prompt, exp.rollouts[part], temperature=self.temperature, return_entropy=True
+                    exp.prompt, exp.rollouts[part], temperature=self._rows(exp.temperature, part), return_entropy=True
                 )
                 loss, metrics = policy_loss(
                     logps,

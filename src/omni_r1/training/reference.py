@@ -31,7 +31,7 @@ class ReferencePolicy(nn.Module):
         if not self.uses_adapters:
             self.frozen = copy.deepcopy(policy.model).eval().requires_grad_(False)
 
-    def logps(self, prompt: PromptBatch, rollouts: Rollouts, temperature: float) -> Tensor:
+    def logps(self, prompt: PromptBatch, rollouts: Rollouts, temperature: float | Tensor) -> Tensor:
         policy = self._policy
         if self.uses_adapters:
             with policy.adapters_disabled():
