@@ -338,3 +338,15 @@ def test_sigkilled_run_resumes_bitwise_equal(tmp_path: Path) -> None:
     for step, cwd in resumed.items():
         differences = _differences(_state(cwd), expected, f"resumed from step {step}")
         assert not differences, f"{len(differences)} tensors differ from the uninterrupted run: {differences[:5]}"
+
+
+def test_vos_prompts_are_the_same_in_every_process_and_call() -> None:
+    """Prompt forcing's example timestamps come from (seed, query, duration): a resumed run, a loader worker and the
+    uninterrupted run build the same prompt (a running random stream would differ after a resume)."""
+    from omni_r1.models.prompts import PromptBuilder
+
+    first, again = PromptBuilder(), PromptBuilder()
+    prompt = first("vos", "the dog that runs", 12.0)
+    assert first("vos", "the cat", 12.0) and first("vos", "the dog that runs", 12.0) == prompt
+    assert again("vos", "the dog that runs", 12.0) == prompt
+    assert len({PromptBuilder(seed=seed)("vos", "the dog that runs", 12.0) for seed in range(10)}) > 1  # still random

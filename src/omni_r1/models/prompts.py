@@ -14,6 +14,7 @@ expression, ``{duration}`` clip length in seconds, ``{examples}`` example answer
 from __future__ import annotations
 
 import random
+import zlib
 from dataclasses import dataclass
 from typing import Literal, get_args
 
@@ -127,7 +128,9 @@ class PromptBuilder:
         avs_template: a template replacing the style's for audio-visual tasks (RefAVS).
         grounding_template: a template replacing the style's for the image grounding skill (refCOCOg), which
             trains the policy as the S2 grounder it also serves as.
-        seed: seed of the example timestamps, so a run's prompts are reproducible.
+        seed: seed of the example timestamps. They are drawn from ``(seed, query, duration)``, not from a running
+            stream, so a prompt is the same in every process, loader worker and resumed run (the authors draw afresh
+            at every call; a resumed run would then see other prompts than the uninterrupted one).
 
     Raises:
         ValueError: an unknown style.
@@ -143,7 +146,6 @@ class PromptBuilder:
     def __post_init__(self) -> None:
         if self.style not in PROMPT_STYLES:
             raise ValueError(f"PromptBuilder style must be one of {PROMPT_STYLES}, got {self.style!r}")
-        self._rng = random.Random(self.seed)
 
     def template(self, task: str) -> str:
         """The template a ``task`` prompt is built from (an override, else the style's).
@@ -165,17 +167,18 @@ class PromptBuilder:
         template = self.template(task)
         if task == "grounding" and self.style == "authors":
             query = query.lower().strip(".")  # Seg-Zero's Question=question.lower().strip(".")
-        examples = self._examples(duration) if task == "vos" else ""
+        examples = self._examples(duration, query) if task == "vos" else ""
         return template.format(query=query, duration=duration, examples=examples)
 
-    def _examples(self, duration: float) -> str:
+    def _examples(self, duration: float, query: str = "") -> str:
         if not self.prompt_forcing:
             return ""
+        rng = random.Random(zlib.crc32(f"{self.seed}\0{query}\0{duration:.3f}".encode()))
         halves = max(1, int(round(duration * 2)))  # frames of the 2-fps clip
         if self.style == "authors":
-            starts = [self._rng.randint(0, max(0, halves - 2)) for _ in range(4)]
+            starts = [rng.randint(0, max(0, halves - 2)) for _ in range(4)]
             return "".join(_AUTHORS_EXAMPLE.format(time=format_timestamp(k / 2)) for k in starts)
-        times = sorted(self._rng.sample(range(halves), k=min(4, halves)))
+        times = sorted(rng.sample(range(halves), k=min(4, halves)))
         blocks = [
             f'{{"start_time": "{format_timestamp(t / 2)}", "end_time": "{format_timestamp(t / 2)}", '
             f'"description": "..."}}'

@@ -375,6 +375,8 @@ class GRPOModule(L.LightningModule):
             values[f"train/{name}"] = value
         lengths = rollouts.completion_mask.sum(dim=1).float()
         values["train/completions/mean_length"] = lengths.mean()
+        values["train/completions/tokens"] = lengths.sum()  # generated tokens this step (throughput per step)
+        values["train/lr"] = self.optimizers().param_groups[0]["lr"]  # after this step's scheduler update
         values["train/completions/min_length"] = lengths.min()
         values["train/completions/max_length"] = lengths.max()
         ended = (
