@@ -9,7 +9,8 @@ starts, the point's config is resolved with the training CLI's parser (a bad key
 written to ``DIR/<run>/run.yaml``, with every output path under the base's ``trainer.default_root_dir`` (logs,
 checkpoints, exported policies) moved under ``DIR/<run>`` and a CSV logger added if the run has none. A run that
 exits 0 gets a ``DONE.json`` marker and is skipped when the sweep is started again; failed runs are reported,
-do not stop the others and are retried next time. ``DIR/summary.csv`` lists every run's overrides, status and
+do not stop the others and are retried next time, from the run's ``last.ckpt`` when it left one and its resolved
+config is unchanged. ``DIR/summary.csv`` lists every run's overrides, status and
 final metrics (the last logged value of each column of its ``metrics.csv``).
 """
 
@@ -198,8 +199,15 @@ def _tail(path: Path, lines: int = 15) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.is_file() else ""
 
 
+def last_checkpoint(run_dir: Path) -> Path | None:
+    """The newest ``last.ckpt`` under ``run_dir`` (an interrupted run's), or ``None``."""
+    found = sorted(run_dir.rglob("last.ckpt"), key=lambda p: p.stat().st_mtime)
+    return found[-1] if found else None
+
+
 def run_point(base_args: list[str], point: Point, out: Path, timeout: float | None = None) -> Result:
-    """Run one point unless its marker says it finished already."""
+    """Run one point unless its marker says it finished already; a point that stopped before finishing resumes
+    from its ``last.ckpt`` when its resolved config is unchanged."""
     run_dir = out / point.name
     marker = run_dir / MARKER
     if marker.is_file():
@@ -210,12 +218,19 @@ def run_point(base_args: list[str], point: Point, out: Path, timeout: float | No
         text = resolve_point(base_args, point, str(run_dir))
     except ValueError as error:
         return Result(point, "invalid", error=str(error))
+    previous = run_dir / RUN_CONFIG
+    resume = last_checkpoint(run_dir) if previous.is_file() and previous.read_text() == text else None
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / RUN_CONFIG).write_text(text)
     log = run_dir / "fit.log"
     command = [sys.executable, "-m", "omni_r1.fit", "--config", str(run_dir / RUN_CONFIG)]
+    if resume is not None:  # an interrupted run of the same config continues where it stopped
+        command += ["--ckpt_path", str(resume)]
     start = time.monotonic()
-    with log.open("w") as handle:
+    with log.open("a" if resume is not None else "w") as handle:
+        if resume is not None:
+            handle.write(f"resuming from {resume}\n")
+            handle.flush()
         try:
             code = subprocess.run(command, stdout=handle, stderr=subprocess.STDOUT, timeout=timeout).returncode
         except subprocess.TimeoutExpired:

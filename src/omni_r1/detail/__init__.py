@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from omni_r1.detail.box_parsing import parse_bbox_2d, rescale_boxes
 from omni_r1.detail.box_segmenter import BoxSegmenter, box_mask
+from omni_r1.detail.colour_grounder import ColourShapeGrounder
 from omni_r1.detail.grounders import HFGrounder, OracleGrounder, ReferenceGrounder
 from omni_r1.detail.grounding_prompts import GroundingPrompts
 from omni_r1.detail.matching import per_box_prompts, per_object_prompts
@@ -16,6 +17,7 @@ __all__ = [
     "S2_PIXELS",
     "BoxPrompt",
     "BoxSegmenter",
+    "ColourShapeGrounder",
     "DetailSystem",
     "Grounder",
     "GroundingPrompts",

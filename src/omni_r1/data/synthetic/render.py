@@ -29,7 +29,8 @@ BACKGROUND = 235  # light grey, far from every colour
 
 @dataclass(frozen=True)
 class Shape:
-    """One moving shape: drawn at ``start + t * velocity`` (bouncing off the borders) while ``t`` is in ``visible``."""
+    """One moving shape: drawn at ``start + max(0, t - moves_from) * velocity`` (bouncing off the borders) while
+    ``t`` is in ``visible``; it stands still before frame ``moves_from``."""
 
     kind: str
     colour: str
@@ -37,6 +38,7 @@ class Shape:
     start: tuple[float, float]
     velocity: tuple[float, float]
     visible: tuple[int, int]
+    moves_from: int = 0
 
     @property
     def name(self) -> str:
@@ -69,6 +71,14 @@ def _bounce(position: float, low: float, high: float) -> float:
     return low + (offset if offset <= span else 2 * span - offset)
 
 
+def position(shape: Shape, t: int, height: int, width: int) -> tuple[float, float]:
+    """Centre ``(cy, cx)`` of ``shape`` at frame ``t``: still before ``moves_from``, then bouncing off the borders."""
+    moved = max(0, t - shape.moves_from)
+    cy = _bounce(shape.start[0] + moved * shape.velocity[0], shape.radius, height - 1 - shape.radius)
+    cx = _bounce(shape.start[1] + moved * shape.velocity[1], shape.radius, width - 1 - shape.radius)
+    return cy, cx
+
+
 def _shape_mask(kind: str, cy: float, cx: float, r: float, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
     if kind == "circle":
         return (ys - cy) ** 2 + (xs - cx) ** 2 <= r**2
@@ -88,9 +98,7 @@ def render(shapes: Sequence[Shape], num_frames: int, height: int, width: int) ->
     masks = np.zeros((len(shapes), num_frames, height, width), dtype=bool)
     for o, s in enumerate(shapes):
         for t in range(*s.visible):
-            cy = _bounce(s.start[0] + t * s.velocity[0], s.radius, height - 1 - s.radius)
-            cx = _bounce(s.start[1] + t * s.velocity[1], s.radius, width - 1 - s.radius)
-            masks[o, t] = _shape_mask(s.kind, cy, cx, s.radius, ys, xs)
+            masks[o, t] = _shape_mask(s.kind, *position(s, t, height, width), s.radius, ys, xs)
     cover = np.zeros((num_frames, height, width), dtype=bool)
     for o in reversed(range(len(shapes))):  # front to back: keep only the pixels not covered by a later shape
         masks[o] &= ~cover

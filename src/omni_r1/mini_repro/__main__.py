@@ -1,0 +1,151 @@
+"""``python -m omni_r1.mini_repro run|report``: the paper's claim in miniature, on a CPU.
+
+    python -m omni_r1.mini_repro run [--out runs/mini_repro] [--seeds 0 1 2] [--jobs 2] [--table4]
+    python -m omni_r1.mini_repro report [--out runs/mini_repro] [--table4]
+
+``run`` writes the sounding-shapes task (:mod:`omni_r1.data.synthetic.sounding_layouts`) under ``OUT/data``, then
+for every seed trains (b) SFT on its reference answers and (c) GRPO from SFT's best checkpoint with the
+hierarchical reward and the weight-free Detail system in the loop, and evaluates (a) the untrained policy, (b) and
+(c) on the held-out splits (see :mod:`omni_r1.mini_repro.plan`; every stage is one of the kit's own commands).
+``--table4`` adds the reward-subset runs of Table 4. Both write, under ``OUT``: ``table.md`` and ``chart.png``
+(Tables 1-2 in miniature: mean ± 95 % interval over seeds), ``results.json`` (every figure of every seed) and
+with ``--table4`` ``table4.md`` and ``table4.png``. A stopped run started again skips what finished and resumes
+the stage it stopped in from its checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from omni_r1.mini_repro.plan import MAIN_GRPO, SFT, UNTRAINED, Settings, plan, policy_eval_dirs
+from omni_r1.mini_repro.report import bar_chart, markdown_table, ordering, summarise
+from omni_r1.mini_repro.results import policy_figures
+
+GRPO_LABEL = "SFT→GRPO"
+TIMINGS = "timings.json"
+
+
+def prepare(settings: Settings) -> None:
+    """Write the task's data once and build each seed's tiny model, before jobs run side by side."""
+    from omni_r1.data.synthetic.sounding_layouts import write_sounding_task
+    from omni_r1.models.hub import resolve_pretrained
+
+    write_sounding_task(settings.data_dir, **settings.data)
+    for seed in settings.seeds:
+        resolve_pretrained(settings.policy.format(seed=seed))
+
+
+def _figures(settings: Settings) -> dict[str, dict[int, dict[str, float]]]:
+    out: dict[str, dict[int, dict[str, float]]] = {}
+    for policy, folders in policy_eval_dirs(settings).items():
+        for seed, folder in folders.items():
+            if all((folder / name / "scores.json").is_file() for name in ("video", "audio", "null")):
+                out.setdefault(policy, {})[seed] = policy_figures(folder, settings.data_dir)
+    return out
+
+
+def _stage_times(settings: Settings) -> dict[str, list[float]]:
+    """Wall seconds of every finished job, by stage (from the jobs' markers)."""
+    times: dict[str, list[float]] = {}
+    for marker in sorted(settings.out.glob("seed*/**/DONE.json")):
+        record = json.loads(marker.read_text())
+        if "stage" in record:
+            times.setdefault(record["stage"], []).append(float(record["seconds"]))
+    return times
+
+
+def write_report(settings: Settings) -> str:
+    """Write ``table.md``, ``chart.png``, ``results.json`` (and Table 4's files); returns the markdown."""
+    figures = _figures(settings)
+    (settings.out / "results.json").write_text(json.dumps(figures, indent=2) + "\n")
+    main = {
+        label: list(figures[key].values())
+        for key, label in ((UNTRAINED, UNTRAINED), (SFT, SFT), (MAIN_GRPO, GRPO_LABEL))
+        if key in figures
+    }
+    summary = summarise(main)
+    lines = ["Held-out splits; mean ± 95 % interval (Student t) over seeds " + str(list(settings.seeds)) + ".", ""]
+    lines.append(markdown_table(summary))
+    order = [UNTRAINED, SFT, GRPO_LABEL]
+    lines += [f"- {ordering(summary, order, key)}" for key in ("overall/JF", "referring/JF", "temporal/JF", "audio/JF")]
+    timings = json.loads((settings.out / TIMINGS).read_text()) if (settings.out / TIMINGS).is_file() else {}
+    stage_times = _stage_times(settings)
+    if stage_times:
+        parts = [f"{stage} {sum(v):.0f} s over {len(v)} jobs" for stage, v in sorted(stage_times.items())]
+        lines += ["", "Job wall time (2 jobs at once): " + "; ".join(parts) + "."]
+    if timings.get("wall_seconds"):
+        lines.append(f"Whole run: {timings['wall_seconds']:.0f} s wall time after set-up.")
+    text = "\n".join(lines) + "\n"
+    (settings.out / "table.md").write_text(text)
+    if summary:
+        bar_chart(summary, settings.out / "chart.png", "sounding shapes, held-out splits")
+    if settings.table4:
+        subsets = {name: list(figures[name].values()) for name in settings.grpo_policies() if name in figures}
+        table4 = summarise(subsets)
+        (settings.out / "table4.md").write_text(markdown_table(table4, "reward") + "\n")
+        if table4:
+            bar_chart(table4, settings.out / "table4.png", "GRPO reward subsets, held-out splits")
+        text += "\nTable 4 in miniature\n\n" + markdown_table(table4, "reward")
+    return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m omni_r1.mini_repro", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, help_text in (("run", "run every stage not done yet, then report"), ("report", "tables only")):
+        sub = commands.add_parser(name, help=help_text)
+        sub.add_argument("--out", default="runs/mini_repro", help="run folder (default: runs/mini_repro)")
+        sub.add_argument("--experiment", default="experiments/mini_repro", help="folder of experiment.yaml")
+        sub.add_argument("--seeds", type=int, nargs="+", help="seeds (default: experiment.yaml's)")
+        sub.add_argument("--table4", action="store_true", help="also the reward subsets of Table 4")
+        if name == "run":
+            sub.add_argument("--jobs", type=int, help="jobs at once (default: experiment.yaml's)")
+            sub.add_argument("--dry_run", action="store_true", help="list the jobs and their commands only")
+    return parser
+
+
+def main(args: list[str] | None = None) -> int:
+    """Returns 0 when every job finished (or had finished before), 1 when some failed."""
+    options = build_parser().parse_args(args)
+    settings = Settings.read(
+        options.experiment,
+        options.out,
+        seeds=options.seeds,
+        jobs=getattr(options, "jobs", None),
+        table4=options.table4,
+    )
+    if options.command == "report":
+        print(write_report(settings))
+        return 0
+    jobs = plan(settings)
+    if options.dry_run:
+        for job in jobs:
+            state = "done" if job.done else "to run"
+            print(f"{job.name} [{state}] after {job.deps or 'nothing'}")
+            if not job.done and not job.deps:
+                for command in job.commands():
+                    print("  " + " ".join(command))
+        return 0
+    from omni_r1.mini_repro.jobs import run_jobs
+
+    settings.out.mkdir(parents=True, exist_ok=True)
+    begin = time.monotonic()
+    prepare(settings)
+    setup = time.monotonic() - begin
+    outcomes = run_jobs(jobs, settings.jobs, announce=lambda line: print(line, flush=True))
+    wall = time.monotonic() - begin - setup
+    if any(o.status == "finished" for o in outcomes):
+        record = {"setup_seconds": round(setup, 1), "wall_seconds": round(wall, 1), "jobs": settings.jobs}
+        (settings.out / TIMINGS).write_text(json.dumps(record, indent=2) + "\n")
+    print(write_report(settings))
+    failed = [o.job.name for o in outcomes if o.status in ("failed", "blocked")]
+    if failed:
+        print(f"not done: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

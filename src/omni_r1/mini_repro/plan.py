@@ -1,0 +1,219 @@
+"""The jobs of the mini reproduction: every stage is one of the kit's own commands, run as a subprocess.
+
+Per seed S (all paths under the run folder ``OUT``):
+
+- ``sft``: ``python -m omni_r1.fit --config sft.yaml`` into ``OUT/seedS/sft`` (resumes from its ``last.ckpt``);
+- ``export``: ``python -m omni_r1.export`` of its ``best.ckpt`` (best validation loss) to ``OUT/seedS/sft/policy``;
+- ``grpo``: ``python -m omni_r1.sweep --config grpo.yaml --grid grpo_grid.yaml`` (``table4.yaml`` with Table 4)
+  into ``OUT/seedS/grpo/<reward subset>`` from that policy (a stopped point resumes from its ``last.ckpt``);
+- ``eval``: ``python -m omni_r1.evaluate run`` of each policy (untrained, SFT, each GRPO subset) on each held-out
+  split into ``OUT/seedS/eval/<policy>/<split>``.
+
+A job that finished leaves ``DONE.json`` (its wall time) in its folder and is skipped when the run starts again.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from omni_r1.mini_repro.results import EVAL_SPLITS
+
+MARKER = "DONE.json"
+UNTRAINED, SFT = "untrained", "SFT"
+MAIN_GRPO = "R_K+R_A+R_G"  # the point of grpo_grid.yaml: the hierarchical reward, every term on
+
+
+@dataclass
+class Job:
+    """One step of the run: commands run in order (each must exit with a status in ``ok``), after ``deps``.
+
+    ``commands`` is called when the job starts, so a command can depend on files an earlier job wrote (a
+    checkpoint to resume from).
+    """
+
+    name: str
+    stage: str
+    folder: Path
+    commands: Callable[[], list[list[str]]]
+    deps: list[str] = field(default_factory=list)
+    ok: tuple[int, ...] = (0,)
+
+    @property
+    def marker(self) -> Path:
+        return self.folder / MARKER
+
+    @property
+    def done(self) -> bool:
+        return self.marker.is_file()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """``experiment.yaml`` plus where things are: the experiment folder, the run folder and the data folder."""
+
+    experiment: Path
+    out: Path
+    seeds: tuple[int, ...]
+    jobs: int
+    data: dict[str, int]
+    policy: str
+    evaluation: dict[str, Any]
+    table4: bool = False
+
+    @property
+    def data_dir(self) -> Path:
+        return self.out / "data"
+
+    @classmethod
+    def read(cls, experiment: str | Path, out: str | Path, **overrides: Any) -> Settings:
+        """Settings from ``<experiment>/experiment.yaml``; ``overrides`` (``seeds``, ``jobs``, ``table4``) win
+        where not ``None``."""
+        experiment = Path(experiment)
+        raw = yaml.safe_load((experiment / "experiment.yaml").read_text())
+        values = {
+            "seeds": tuple(int(s) for s in raw["seeds"]),
+            "jobs": int(raw["jobs"]),
+            "data": dict(raw["data"]),
+            "policy": str(raw["policy"]),
+            "evaluation": dict(raw["evaluation"]),
+        }
+        values.update({k: (tuple(v) if k == "seeds" else v) for k, v in overrides.items() if v is not None})
+        return cls(experiment=experiment.resolve(), out=Path(out).resolve(), **values)
+
+    def grpo_policies(self) -> list[str]:
+        """The GRPO runs of each seed: the main one, or every Table 4 subset."""
+        if not self.table4:
+            return [MAIN_GRPO]
+        return [str(point["_name"]) for point in yaml.safe_load((self.experiment / "table4.yaml").read_text())]
+
+
+def _python(*args: str) -> list[str]:
+    return [sys.executable, "-m", *args]
+
+
+def data_flags(settings: Settings, seed: int, roots: dict[str, str] | None = None) -> list[str]:
+    """The per-seed flags every stage's config takes: seeds and dataset roots."""
+    roots = roots or {"revos": "revos", "refavs": "refavs"}
+    flags = ["--seed_everything", str(seed), "--data.init_args.seed", str(seed)]
+    for name, root in roots.items():
+        flags += [f"--data.init_args.datasets.{name}.init_args.root", str(settings.data_dir / root)]
+        flags += [f"--data.init_args.datasets.{name}.init_args.seed", str(seed)]
+    return flags
+
+
+def _resume(folder: Path) -> list[str]:
+    last = folder / "checkpoints" / "last.ckpt"
+    return ["--ckpt_path", str(last)] if last.is_file() else []
+
+
+def _evaluation(settings: Settings, config: list[str], ckpt: Path | None, seed: int, out: Path) -> list[list[str]]:
+    """``evaluate run`` of one policy on every held-out split."""
+    commands = []
+    options = settings.evaluation
+    for name, split in EVAL_SPLITS.items():
+        command = _python("omni_r1.evaluate", "run", *config)
+        if ckpt is not None:
+            command += ["--ckpt", str(ckpt)]
+        command += ["--detail", str(settings.experiment / "detail.yaml")]
+        command += ["--dataset", split.dataset, "--split", split.split, "--output", str(out / name)]
+        command += ["--batch_size", str(options["batch_size"]), "--max_new_tokens", str(options["max_new_tokens"])]
+        command += ["--robustness", str(options["robustness"]), "--device", "cpu", "--overwrite"]
+        roots = {"revos": "revos", "refavs": "refavs", split.dataset: split.root}
+        command += data_flags(settings, seed, roots)
+        commands.append(command)
+    return commands
+
+
+def plan(settings: Settings) -> list[Job]:
+    """Every job of the run, in the order they are preferred when several can start."""
+    exp, jobs = settings.experiment, []
+    evals = []
+    for seed in settings.seeds:
+        root = settings.out / f"seed{seed}"
+        sft, grpo = root / "sft", root / "grpo"
+        policy = settings.policy.format(seed=seed)
+        sft_config = [
+            "--config",
+            str(exp / "sft.yaml"),
+            "--model.init_args.policy.init_args.model_name_or_path",
+            policy,
+        ]
+
+        def fit_sft(seed: int = seed, sft: Path = sft, config: list[str] = sft_config) -> list[list[str]]:
+            command = _python("omni_r1.fit", *config, *data_flags(settings, seed))
+            return [command + ["--trainer.default_root_dir", str(sft), *_resume(sft)]]
+
+        def export(sft: Path = sft) -> list[list[str]]:
+            config = sft / "logs" / "version_0" / "config.yaml"
+            best = sft / "checkpoints" / "best.ckpt"
+            return [
+                _python("omni_r1.export", "--ckpt", str(best), "--config", str(config), "--out", str(sft / "policy"))
+            ]
+
+        grid = exp / ("table4.yaml" if settings.table4 else "grpo_grid.yaml")
+
+        def sweep(seed: int = seed, sft: Path = sft, grpo: Path = grpo, grid: Path = grid) -> list[list[str]]:
+            command = _python("omni_r1.sweep", "--config", str(exp / "grpo.yaml"), "--grid", str(grid))
+            command += ["--out", str(grpo), *data_flags(settings, seed)]
+            return [command + ["--model.init_args.policy.init_args.model_name_or_path", str(sft / "policy")]]
+
+        jobs.append(Job(f"sft/seed{seed}", "SFT", sft, fit_sft))
+        jobs.append(Job(f"export/seed{seed}", "export", sft / "policy", export, [f"sft/seed{seed}"]))
+        # One sweep folder holds every subset; Table 4 reuses the main point (same overrides) when it ran first.
+        grpo_name = f"grpo{'-table4' if settings.table4 else ''}/seed{seed}"
+        jobs.append(
+            Job(grpo_name, "GRPO", grpo / ("table4" if settings.table4 else "main"), sweep, [f"export/seed{seed}"])
+        )
+        best = sft / "checkpoints" / "best.ckpt"
+        evals.append(
+            Job(
+                f"eval/{UNTRAINED}/seed{seed}",
+                "evaluation",
+                root / "eval" / UNTRAINED,
+                lambda c=sft_config, s=seed, o=root / "eval" / UNTRAINED: _evaluation(settings, c, None, s, o),
+                ok=(0, 1),
+            )
+        )
+        evals.append(
+            Job(
+                f"eval/{SFT}/seed{seed}",
+                "evaluation",
+                root / "eval" / SFT,
+                lambda c=sft_config, s=seed, o=root / "eval" / SFT, b=best: _evaluation(settings, c, b, s, o),
+                [f"sft/seed{seed}"],
+                ok=(0, 1),
+            )
+        )
+        for name in settings.grpo_policies():
+            run = grpo / name
+            evals.append(
+                Job(
+                    f"eval/{name}/seed{seed}",
+                    "evaluation",
+                    root / "eval" / name,
+                    lambda r=run, s=seed, o=root / "eval" / name: _evaluation(
+                        settings, ["--config", str(r / "run.yaml")], r / "checkpoints" / "last.ckpt", s, o
+                    ),
+                    [grpo_name],
+                    ok=(0, 1),
+                )
+            )
+    return jobs + evals
+
+
+def policy_eval_dirs(settings: Settings) -> dict[str, dict[int, Path]]:
+    """Per policy (untrained, SFT, each GRPO subset), per seed, the folder its evaluations are in."""
+    names = [UNTRAINED, SFT, *settings.grpo_policies()]
+    return {name: {seed: settings.out / f"seed{seed}" / "eval" / name for seed in settings.seeds} for name in names}
+
+
+def write_marker(job: Job, seconds: float) -> None:
+    job.folder.mkdir(parents=True, exist_ok=True)
+    job.marker.write_text(json.dumps({"job": job.name, "stage": job.stage, "seconds": round(seconds, 1)}) + "\n")

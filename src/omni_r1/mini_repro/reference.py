@@ -1,0 +1,46 @@
+"""Reference answers of the sounding-shapes task: the SFT targets, with the rewrite a correct answer gives.
+
+The kit's generic reference answer (:func:`omni_r1.answer.reference.reference_answer`) repeats the query as the
+description, which is right for a referring query and useless for "the first object to make a sound": no
+single-image grounder can find that. Here the description is what the target looks like, read off the ground
+truth (:func:`~omni_r1.data.synthetic.sounding.describe`): "the red circle". The keyframes are the generic ones
+(frames where the target is visible, spread over them), and the reasoning names the target once, so that each
+moment's description can copy it.
+"""
+
+from __future__ import annotations
+
+import json
+
+from omni_r1.answer.reference import visible_keyframes
+from omni_r1.answer.timestamps import format_timestamp
+from omni_r1.data.synthetic.sounding import describe
+from omni_r1.data.types import VideoSample
+
+
+def target_description(sample: VideoSample) -> str:
+    """``"the red circle"`` (``" and "``-joined for several targets): each target described at the clip frame
+    where it is largest; ``"no such object"`` when no target is visible (null queries)."""
+    names = []
+    for masks in sample.masks:  # (T, H, W) per target
+        areas = masks.flatten(1).sum(dim=1)
+        if int(areas.max()) == 0:
+            continue
+        t = int(areas.argmax())
+        names.append(describe(sample.frames[t].permute(1, 2, 0).cpu().numpy(), masks[t].cpu().numpy()))
+    return " and ".join(names) if names else "no such object"
+
+
+def rewrite_answer(sample: VideoSample, max_keyframes: int) -> str:
+    """``<think>the red circle</think><answer>`` + one JSON moment per keyframe describing the target by its looks.
+
+    VOS samples get up to ``max_keyframes`` moments on frames where the target is visible; RefAVS samples one
+    moment at frame 0 (the frame S1 sees and S2 grounds).
+    """
+    name = target_description(sample)
+    frames = [0] if sample.task == "avs" else visible_keyframes(sample, max_keyframes)
+    moments = []
+    for index in frames:
+        stamp = format_timestamp(index / sample.fps)
+        moments.append(json.dumps({"start_time": stamp, "end_time": stamp, "description": name}))
+    return f"<think>{name}</think><answer>{' '.join(moments)}</answer>"
