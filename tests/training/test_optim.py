@@ -54,3 +54,19 @@ def test_cosine_schedule_spans_the_run_and_gets_its_length() -> None:
     assert math.isclose(CosineSchedule(torch.optim.SGD([weight], lr=1.0), 4, min_lr_ratio=0.1).factor(4), 0.1)
     with pytest.raises(ConfigError, match="total_steps"):
         CosineSchedule(torch.optim.SGD([weight], lr=1.0))
+
+
+def test_a_config_built_schedule_gets_the_run_length() -> None:
+    """jsonargparse builds the scheduler factory from a config (a partial holding the class): it still gets
+    ``total_steps``."""
+    from jsonargparse import ArgumentParser
+    from lightning.pytorch.cli import LRSchedulerCallable
+
+    parser = ArgumentParser()
+    parser.add_argument("--scheduler", type=LRSchedulerCallable)
+    factory = parser.instantiate(parser.parse_args(["--scheduler", "omni_r1.training.schedules.CosineSchedule"]))
+    weight = nn.Parameter(torch.zeros(1))
+    result = policy_optimizers(
+        nn.ParameterList([weight]), partial(torch.optim.SGD, lr=1.0), factory.scheduler, total_steps=7
+    )
+    assert result["lr_scheduler"]["scheduler"].total_steps == 7

@@ -6,7 +6,7 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "Experience": "omni_r1.training.grpo_module",
+    "Experience": "omni_r1.training.experience",
     "GRPOModule": "omni_r1.training.grpo_module",
     "SFTModule": "omni_r1.training.sft_module",
 }

@@ -10,8 +10,7 @@ per-micro-batch means, which is what Lightning's ``accumulate_grad_batches`` wou
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import lightning as L
@@ -23,14 +22,16 @@ from omni_r1.answer.handover import Handover, HandoverConfig, make_handovers
 from omni_r1.answer.outputs import DetailOutput
 from omni_r1.data.types import ProcessedBatch, VideoSample
 from omni_r1.detail.system import DetailSystem
-from omni_r1.grpo.advantages import SCALES, group_advantages, group_reward_stats
+from omni_r1.grpo.advantages import SCALES, group_advantages
 from omni_r1.grpo.loss import LOSS_TYPES, policy_loss
 from omni_r1.models.global_system import GlobalSystem
 from omni_r1.models.rollouts import PromptBatch, Rollouts
 from omni_r1.models.text_policy import TextPolicy
 from omni_r1.rewards.hierarchical import TASK_TERMS, HierarchicalReward
 from omni_r1.training.clipping import clip_grad_norm
-from omni_r1.training.optim import policy_optimizers
+from omni_r1.training.experience import Experience, score_groups
+from omni_r1.training.grpo_metrics import step_metrics
+from omni_r1.training.optim import NO_DECAY, policy_optimizers
 from omni_r1.training.preprocessing import share_preprocessor
 from omni_r1.training.reference import ReferencePolicy
 from omni_r1.validation import (
@@ -45,36 +46,6 @@ from omni_r1.validation import (
 LossType = Literal[LOSS_TYPES]  # the choices of --help, from the one tuple the loss checks against
 ScaleRewards = Literal[SCALES]
 TASKS = tuple(TASK_TERMS)  # the tasks a prompt can have, for task_temperatures
-
-
-@dataclass
-class Experience:
-    """One generation batch, scored: what the μ updates consume.
-
-    Attributes:
-        prompt: tokenised prompts and cached encoder features.
-        rollouts: the B·G completions, prompt by prompt.
-        rewards: ``(B*G,)`` total rewards; ``terms`` holds each reward term on its own.
-        advantages: ``(B*G,)`` grouped advantages.
-        old_logps: ``(B*G, C)`` log-probs at sampling time (μ > 1), else ``None`` (on-policy).
-        ref_logps: ``(B*G, C)`` reference log-probs (β > 0), else ``None``.
-        details: per prompt, the Detail system's output for each completion (keyframes, boxes, masks), or ``None``.
-        handovers: per prompt, each completion's hand-over (parsed answer, keyframes), made once and read by both
-            the Detail system and the reward; ``None`` for rewards that do not read one.
-        temperature: what the completions were sampled at and every log-prob of them is computed at: one number,
-            or a ``(B*G,)`` tensor when the batch mixes tasks with their own temperatures.
-    """
-
-    prompt: PromptBatch
-    rollouts: Rollouts
-    rewards: Tensor
-    terms: dict[str, Tensor]
-    advantages: Tensor
-    old_logps: Tensor | None = None
-    ref_logps: Tensor | None = None
-    details: list[list[DetailOutput]] | None = None
-    handovers: list[list[Handover]] | None = None
-    temperature: float | Tensor = 1.0
 
 
 class GRPOModule(L.LightningModule):
@@ -108,6 +79,13 @@ class GRPOModule(L.LightningModule):
         num_iterations: μ, optimizer steps per generation batch (1 = the paper's on-policy update).
         scale_rewards: advantage scaling: ``group`` (paper), ``batch`` or ``none`` (Dr. GRPO).
         std_floor: optional lower bound on the std that divides advantages (off by default: the paper's formula).
+        accumulate_batches: generation batches whose gradients make one optimizer step. The authors' step is 8
+            prompts × G (8 GPUs × 1 prompt); on one GPU, ``batch_size: 1`` with ``accumulate_batches: 8`` is the
+            same step: every batch's rollouts are generated and scored on their own (memory of one), and the loss is
+            normalised by the total over the 8 batches, so the update equals one 8-prompt batch exactly.
+        no_weight_decay: parameter-name parts (and ``LayerNorm`` modules) that get no weight decay; the default is
+            the authors' Hugging Face Trainer (biases and norms); ``[]`` decays every parameter (the kit's former
+            behaviour).
         micro_batch_size: completions per forward/backward pass (memory knob; does not change the update);
             ``None`` takes the whole generation batch at once.
         max_grad_norm: gradient-norm clipping (5 in the paper); ``None`` disables it.
@@ -131,6 +109,8 @@ class GRPOModule(L.LightningModule):
         epsilon_low: float = 0.2,
         epsilon_high: float = 0.2,
         num_iterations: int = 1,
+        accumulate_batches: int = 1,
+        no_weight_decay: tuple[str, ...] = NO_DECAY,
         scale_rewards: ScaleRewards = "group",
         std_floor: float | None = None,
         micro_batch_size: int | None = None,
@@ -159,6 +139,9 @@ class GRPOModule(L.LightningModule):
         self.std_floor = std_floor
         self.micro_batch_size = micro_batch_size
         self.max_grad_norm = max_grad_norm
+        self.accumulate_batches = accumulate_batches
+        self.no_weight_decay = tuple(no_weight_decay)
+        self._pending: list[Experience] = []  # generation batches waiting for this optimizer step
         # The KL reference, also the S2 grounder's weights when it grounds with the initial policy and there are no
         # adapters to switch off: then a frozen copy is kept even at β = 0.
         grounds_with_initial = detail is not None and getattr(detail.grounder, "weights", None) == "reference"
@@ -187,6 +170,10 @@ class GRPOModule(L.LightningModule):
         require_number("epsilon_low", args.get("epsilon_low"), minimum=0, maximum=1, exclusive_maximum=True)
         require_number("epsilon_high", args.get("epsilon_high"), minimum=0)
         require_int("num_iterations", args.get("num_iterations"), minimum=1)
+        require_int("accumulate_batches", args.get("accumulate_batches"), minimum=1)
+        parts = args.get("no_weight_decay")
+        require(isinstance(parts, (list, tuple)) and all(isinstance(p, str) for p in parts), "no_weight_decay",
+                parts, "must be a list of parameter-name parts")
         require_choice("scale_rewards", args.get("scale_rewards"), SCALES)
         require_number("std_floor", args.get("std_floor"), minimum=0, exclusive_minimum=True, optional=True)
         require_int("micro_batch_size", args.get("micro_batch_size"), minimum=1, optional=True, note="null: all")
@@ -202,26 +189,9 @@ class GRPOModule(L.LightningModule):
         image_hw: list[tuple[int, int]] | None = None,
         handovers: list[list[Handover]] | None = None,
     ) -> tuple[Tensor, dict[str, Tensor]]:
-        """``(B*G,)`` rewards and per-term values, prompt by prompt; ``details`` are the Detail system's outputs
-        per prompt (one per completion), ``image_hw`` the image size each grounding prompt was answered at,
-        ``handovers`` the hand-overs the Detail system ran on."""
-        G = self.num_generations
-        lengths = rollouts.completion_mask.sum(dim=1).cpu()
-        totals, terms = [], {}
-        for i, sample in enumerate(batch):
-            texts = rollouts.texts[i * G : (i + 1) * G]
-            extra = {}  # only what exists: simple rewards (benchmarks, text runs) need not take every keyword
-            if details:
-                extra["details"] = details[i]
-            if image_hw:
-                extra["image_hw"] = image_hw[i]
-            if handovers:
-                extra["handovers"] = handovers[i]
-            out = self.reward(texts, sample, num_tokens=lengths[i * G : (i + 1) * G], **extra)
-            totals.append(out.total)
-            for name, value in out.terms.items():
-                terms.setdefault(name, []).append(value)
-        return torch.cat(totals).to(self.device), {k: torch.cat(v) for k, v in terms.items()}
+        """``(B*G,)`` rewards and per-term values (see :func:`~omni_r1.training.experience.score_groups`)."""
+        totals, terms = score_groups(self.reward, batch, rollouts, self.num_generations, details, image_hw, handovers)
+        return totals.to(self.device), terms
 
     def _micro_batches(self, total: int) -> list[slice]:
         size = self.micro_batch_size or total
@@ -302,11 +272,13 @@ class GRPOModule(L.LightningModule):
             temperature=temperature,
         )
 
-    def update(self, exp: Experience) -> tuple[Tensor, dict[str, Tensor]]:
-        """μ optimizer steps on one experience batch; returns the mean loss and token-weighted loss metrics (plus
-        ``grad_norm``, the pre-clip total gradient norm averaged over the μ steps, when clipping is on)."""
-        mask = exp.rollouts.completion_mask.float()
-        num_items = self._global_count(mask)
+    def update(self, exps: Experience | Sequence[Experience]) -> tuple[Tensor, dict[str, Tensor]]:
+        """μ optimizer steps on one or several experience batches (their gradients summed, the loss normalised by
+        their total count); returns the mean loss and token-weighted loss metrics (plus ``grad_norm``, the pre-clip
+        total gradient norm averaged over the μ steps, when clipping is on)."""
+        exps = [exps] if isinstance(exps, Experience) else list(exps)
+        masks = [exp.rollouts.completion_mask.float() for exp in exps]
+        num_items = sum(self._global_count(mask) for mask in masks)
         world = self.trainer.world_size
         optimizer = self.optimizers()
         scheduler = self.lr_schedulers()
@@ -315,7 +287,9 @@ class GRPOModule(L.LightningModule):
         grad_norms: list[Tensor] = []
         for _ in range(self.num_iterations):
             optimizer.zero_grad()
-            for part in self._micro_batches(mask.shape[0]):
+            for exp, mask, part in (
+                (exp, mask, part) for exp, mask in zip(exps, masks) for part in self._micro_batches(mask.shape[0])
+            ):
                 logps, entropy = self.policy.completion_logps(
                     exp.prompt, exp.rollouts[part], temperature=self._rows(exp.temperature, part), return_entropy=True
                 )
@@ -343,57 +317,57 @@ class GRPOModule(L.LightningModule):
             optimizer.step()
             if scheduler is not None:
                 scheduler.step()
-        tokens = mask.sum().clamp(min=1) * self.num_iterations
+        tokens = sum(mask.sum() for mask in masks).clamp(min=1) * self.num_iterations
         metrics = {name: value / tokens for name, value in sums.items()}
         if grad_norms:  # pre-clip total norm, mean over the μ steps
             metrics["grad_norm"] = torch.stack(grad_norms).mean().to(self.device)
         return total_loss / self.num_iterations, metrics
 
-    def training_step(self, batch: list[VideoSample] | ProcessedBatch, batch_idx: int) -> Tensor:
+    def training_step(self, batch: list[VideoSample] | ProcessedBatch, batch_idx: int) -> Tensor | None:
         exp = self.make_experience(batch)
-        loss, metrics = self.update(exp)
         self.last_experience = exp  # read by the callbacks: completions table, collaboration media
+        self._pending.append(exp)
+        if len(self._pending) < self.accumulate_batches:  # rewards are logged per batch, the update once per step
+            self._log_step(exp, {}, None)
+            return None
+        pending, self._pending = self._pending, []
+        loss, metrics = self.update(pending)
         self._log_step(exp, metrics, loss)
         return loss
 
     # ------------------------------------------------------------------ logging
-    def _log_step(self, exp: Experience, loss_metrics: dict[str, Tensor], loss: Tensor) -> None:
+    def _log_step(self, exp: Experience, loss_metrics: dict[str, Tensor], loss: Tensor | None) -> None:
+        """Rewards and rollout statistics of ``exp``; the loss and its metrics when this batch ended an update."""
         G = self.num_generations
-        rewards, terms, advantages, rollouts = exp.rewards, exp.terms, exp.advantages, exp.rollouts
-        n = rewards.shape[0]
-        values = {
-            "train/loss": loss,
-            "train/reward": rewards.mean(),
-            "train/reward_std": rewards.std() if n > 1 else 0.0,
-        }
-        stats = group_reward_stats(rewards.detach().cpu(), G)
-        values["train/frac_reward_zero_std"] = stats["frac_reward_zero_std"]
-        for name, value in terms.items():
-            values[f"train/rewards/{name}/mean"] = value.float().mean()
-            values[f"train/rewards/{name}/std"] = value.float().std() if value.numel() > 1 else 0.0
-        for name, value in loss_metrics.items():
-            values[f"train/{name}"] = value
-        lengths = rollouts.completion_mask.sum(dim=1).float()
-        values["train/completions/mean_length"] = lengths.mean()
-        values["train/completions/tokens"] = lengths.sum()  # generated tokens this step (throughput per step)
-        values["train/lr"] = self.optimizers().param_groups[0]["lr"]  # after this step's scheduler update
-        values["train/completions/min_length"] = lengths.min()
-        values["train/completions/max_length"] = lengths.max()
-        ended = (
-            (rollouts.completion_ids == torch.tensor(self.policy.eos_token_ids, device=lengths.device)[:, None, None])
-            .any(0)
-            .any(1)
-        )
-        values["train/completions/clipped_ratio"] = 1.0 - ended.float().mean()
-        values["train/advantage_abs_mean"] = advantages.abs().mean()
-        self.log_dict(
-            {k: torch.as_tensor(v, dtype=torch.float32) for k, v in values.items()}, prog_bar=False, batch_size=n // G
-        )
-        self.log("reward", rewards.mean(), prog_bar=True, logger=False, batch_size=n // G)
+        values = step_metrics(exp, G, self.policy.eos_token_ids, loss_metrics, loss)
+        if self._trainer is not None and self.trainer.optimizers:  # the rate after this step's scheduler update
+            values["train/lr"] = self.trainer.optimizers[0].param_groups[0]["lr"]
+        batch_size = exp.rewards.shape[0] // G
+        self.log_dict({k: torch.as_tensor(v, dtype=torch.float32) for k, v in values.items()}, batch_size=batch_size)
+        self.log("reward", exp.rewards.mean(), prog_bar=True, logger=False, batch_size=batch_size)
 
     # ------------------------------------------------------------------ optimisation
+    def total_optimizer_steps(self) -> int | None:
+        """Optimizer steps of the run (a schedule's length): ``max_steps``, else every batch of every epoch × μ
+        over ``accumulate_batches``; ``None`` without a trainer or for an endless loader."""
+        trainer = self._trainer
+        if trainer is None:
+            return None
+        if trainer.max_steps is not None and trainer.max_steps > 0:
+            return trainer.max_steps
+        batches = trainer.estimated_stepping_batches
+        if not math.isfinite(batches):
+            return None
+        return max(1, int(batches) * self.num_iterations // self.accumulate_batches)
+
     def configure_optimizers(self):
-        return policy_optimizers(self.policy, self.optimizer_factory, self.scheduler_factory)
+        return policy_optimizers(
+            self.policy,
+            self.optimizer_factory,
+            self.scheduler_factory,
+            self.no_weight_decay,
+            total_steps=self.total_optimizer_steps(),
+        )
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         # The frozen reference equals the initial weights, rebuilt at construction: don't store it twice.

@@ -31,7 +31,12 @@ def parameter_groups(policy: nn.Module, no_decay: Sequence[str] = NO_DECAY) -> l
 
 
 def _accepts(factory: Any, name: str) -> bool:
-    target = getattr(factory, "func", factory)  # jsonargparse gives a partial of the class
+    """Whether the class a factory builds takes ``name`` (jsonargparse's factories are partials holding the class
+    among their arguments)."""
+    if name in (getattr(factory, "keywords", None) or {}):
+        return True
+    classes = [c for c in (*getattr(factory, "args", ()), getattr(factory, "func", None)) if isinstance(c, type)]
+    target = classes[0] if classes else factory
     try:
         return name in inspect.signature(target).parameters
     except (TypeError, ValueError):

@@ -110,7 +110,8 @@ class SFTModule(L.LightningModule):
     def training_step(self, batch: list[VideoSample] | ProcessedBatch, batch_idx: int) -> Tensor:
         loss = self._loss(batch)
         self.log("train/loss", loss, prog_bar=True, batch_size=len(batch))
-        self.log("train/lr", float(self.optimizers().param_groups[0]["lr"]), batch_size=len(batch))
+        if self._trainer is not None and self.trainer.optimizers:
+            self.log("train/lr", float(self.trainer.optimizers[0].param_groups[0]["lr"]), batch_size=len(batch))
         return loss
 
     def validation_step(
