@@ -6,6 +6,7 @@ parsable answer, and a group with no parsable answer has zero advantage everywhe
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -141,4 +142,6 @@ class SFTModule(L.LightningModule):
             self.policy.save_pretrained(self.export_dir)
 
     def configure_optimizers(self):
-        return policy_optimizers(self.policy, self.optimizer_factory, self.scheduler_factory)
+        steps = self.trainer.estimated_stepping_batches if self._trainer is not None else math.inf
+        total = int(steps) if math.isfinite(steps) else None  # optimizer steps of the run (a schedule's length)
+        return policy_optimizers(self.policy, self.optimizer_factory, self.scheduler_factory, total_steps=total)
