@@ -6,6 +6,11 @@ Videos show 2-3 coloured shapes (circle, square, triangle) bouncing over a plain
 module per layout. ``build_*`` return the content in memory (what tests compare against); ``write_*`` put it on
 disk; :func:`ensure_synthetic` writes a root once and redoes a half-written one. Same arguments and seed, same
 content.
+
+:mod:`~omni_r1.data.synthetic.sounding` is a task family of its own (written by
+:func:`~omni_r1.data.synthetic.sounding_layouts.write_sounding_task` in the ReVOS and RefAVS layouts): shapes that
+start moving, appear, leave and sound at their own times, with referring, temporal, audio and null queries and
+held-out colour/kind pairs, the data of ``experiments/mini_repro``.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from omni_r1.data.synthetic.refavs import (
 from omni_r1.data.synthetic.refcocog import REFCOCOG_SPLITS, SyntheticRefCOCOg, build_refcocog, write_refcocog
 from omni_r1.data.synthetic.render import COLOURS, KINDS, SAMPLE_RATE, TONES_HZ, Shape, SyntheticVideo, render
 from omni_r1.data.synthetic.revos import SyntheticReVOS, build_revos, write_revos
+from omni_r1.data.synthetic.sounding_layouts import SoundingTask, build_sounding_task, write_sounding_task
 from omni_r1.data.synthetic.targets import expression_target
 from omni_r1.data.synthetic.videoqa import SyntheticVideoQA, build_videoqa, write_videoqa
 from omni_r1.data.synthetic.writers import encode_rle, write_mp4
@@ -45,6 +51,7 @@ __all__ = [
     "SAMPLE_RATE",
     "TONES_HZ",
     "Shape",
+    "SoundingTask",
     "SyntheticAVHBench",
     "SyntheticMeViS",
     "SyntheticReVOS",
@@ -57,6 +64,7 @@ __all__ = [
     "build_refavs",
     "build_refcocog",
     "build_revos",
+    "build_sounding_task",
     "build_videoqa",
     "encode_rle",
     "ensure_synthetic",
@@ -68,5 +76,6 @@ __all__ = [
     "write_refavs",
     "write_refcocog",
     "write_revos",
+    "write_sounding_task",
     "write_videoqa",
 ]
