@@ -32,7 +32,7 @@ from omni_r1.models.loading import (
 )
 from omni_r1.models.media import encode_media, unwrap_thinker
 from omni_r1.models.policy import SamplingPolicy, Step
-from omni_r1.models.preprocess import OmniPreprocessor, PixelBudget, model_image_sizes
+from omni_r1.models.preprocess import OmniPreprocessor, PixelBudget, image_budget, model_image_sizes
 from omni_r1.models.prompts import PromptBuilder
 from omni_r1.models.rollouts import PromptBatch, Rollouts
 from omni_r1.validation import (
@@ -82,6 +82,9 @@ class GlobalSystem(SamplingPolicy):
         freeze_encoders: keep the vision and audio encoders frozen, as in the paper.
         attn_implementation: ``sdpa``, ``eager`` or ``flash_attention_2``.
         pixels: per-frame pixel budget of the S1 frames.
+        image_pixels: pixel budget of single images (RefAVS's first frame, refCOCOg). ``None`` is the authors'
+            image path (up to 1600·28·28); the kit's former behaviour, images at the frame budget, is
+            ``image_pixels`` equal to ``pixels``.
         fps: frame rate the S1 clip is presented at (the paper samples at 2 fps).
         prompts: builds the S1 instruction for a sample.
         cache_encoders: run the (frozen) vision and audio encoders once per prompt per step and reuse their
@@ -101,6 +104,7 @@ class GlobalSystem(SamplingPolicy):
         freeze_encoders: bool = True,
         attn_implementation: str = "sdpa",
         pixels: PixelBudget | None = None,
+        image_pixels: PixelBudget | None = None,
         fps: float = 2.0,
         prompts: PromptBuilder | None = None,
         cache_encoders: bool = True,
@@ -112,6 +116,7 @@ class GlobalSystem(SamplingPolicy):
 
         self.model_name_or_path = model_name_or_path
         self.pixels = pixels or PixelBudget()
+        self.image_pixels = image_budget(self.pixels, image_pixels)
         self.fps = fps
         self.freeze_encoders = freeze_encoders
         self.cache_encoders = cache_encoders and freeze_encoders
@@ -138,7 +143,7 @@ class GlobalSystem(SamplingPolicy):
         named = {vocab[t] for t in _FORBIDDEN_TOKENS if t in vocab}
         self.forbidden_token_ids = sorted((named | set(self.tokenizer.all_special_ids)) - stops)
         # The weight-free part: a DataModule runs it in its loader workers (see GRPOModule.setup).
-        self.preprocessor = OmniPreprocessor(self.processor, self.pixels, self.fps, self.prompts)
+        self.preprocessor = OmniPreprocessor(self.processor, self.pixels, self.fps, self.prompts, self.image_pixels)
 
     @classmethod
     def validate_init_args(cls, args: Mapping[str, Any]) -> None:
@@ -153,6 +158,7 @@ class GlobalSystem(SamplingPolicy):
             require_bool(flag, args.get(flag))
         require_attn_implementation("attn_implementation", args.get("attn_implementation"))
         validate_nested("pixels", PixelBudget, args.get("pixels"))
+        validate_nested("image_pixels", PixelBudget, args.get("image_pixels"))
         require_number("fps", args.get("fps"), minimum=0, exclusive_minimum=True)
 
     @property

@@ -48,6 +48,19 @@ class PixelBudget:
         return {"shortest_edge": self.min_pixels, "longest_edge": self.max_pixels}
 
 
+# The authors' image path (RefAVS first frame, Seg-Zero images) allows up to 1600·28·28 pixels, where a video frame
+# gets 128·28·28 (paper) / 100·28·28 (code).
+AUTHORS_IMAGE_MAX_PIXELS = 1600 * 28 * 28
+
+
+def image_budget(pixels: PixelBudget, image_pixels: PixelBudget | None) -> PixelBudget:
+    """The budget of single images: ``image_pixels`` when given, else the authors' (the frame budget's minimum, at
+    most :data:`AUTHORS_IMAGE_MAX_PIXELS`, never below the frame budget's maximum)."""
+    if image_pixels is not None:
+        return image_pixels
+    return PixelBudget(min_pixels=pixels.min_pixels, max_pixels=max(AUTHORS_IMAGE_MAX_PIXELS, pixels.max_pixels))
+
+
 @contextmanager
 def no_autocast() -> Iterator[None]:
     """Switch autocast off (CPU, and CUDA where present) for the body: preprocessing is not model compute."""
@@ -68,11 +81,20 @@ class OmniPreprocessor:
         pixels: per-frame pixel budget of the S1 frames.
         fps: frame rate the S1 clip is presented at.
         prompts: builds the S1 instruction for a sample.
+        image_pixels: pixel budget of single images (RefAVS's first frame, refCOCOg); ``None`` uses ``pixels``.
     """
 
-    def __init__(self, processor: Any, pixels: PixelBudget, fps: float, prompts: PromptBuilder) -> None:
+    def __init__(
+        self,
+        processor: Any,
+        pixels: PixelBudget,
+        fps: float,
+        prompts: PromptBuilder,
+        image_pixels: PixelBudget | None = None,
+    ) -> None:
         self.processor = processor
         self.pixels = pixels
+        self.image_pixels = image_pixels or pixels
         self.fps = fps
         self.prompts = prompts
 
@@ -116,7 +138,7 @@ class OmniPreprocessor:
         kwargs: dict = {"text": texts, "return_tensors": "pt", "padding": True}
         if images:
             kwargs["images"] = images
-            kwargs["images_kwargs"] = {"size": self.pixels.as_size()}
+            kwargs["images_kwargs"] = {"size": self.image_pixels.as_size()}
         if videos:
             kwargs["videos"] = videos
             kwargs["videos_kwargs"] = {
