@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 
@@ -47,13 +48,16 @@ def _figures(settings: Settings) -> dict[str, dict[int, dict[str, float]]]:
     return out
 
 
-def _stage_times(settings: Settings) -> dict[str, list[float]]:
-    """Wall seconds of every finished job, by stage (from the jobs' markers)."""
-    times: dict[str, list[float]] = {}
+def _stage_times(settings: Settings) -> dict[str, dict[str, float]]:
+    """Per stage, the finished jobs' count, wall seconds and CPU seconds (from the jobs' markers)."""
+    times: dict[str, dict[str, float]] = {}
     for marker in sorted(settings.out.glob("seed*/**/DONE.json")):
         record = json.loads(marker.read_text())
         if "stage" in record:
-            times.setdefault(record["stage"], []).append(float(record["seconds"]))
+            stage = times.setdefault(record["stage"], {"jobs": 0, "wall": 0.0, "cpu": 0.0})
+            stage["jobs"] += 1
+            stage["wall"] += float(record["seconds"])
+            stage["cpu"] += float(record.get("cpu_seconds", math.nan))
     return times
 
 
@@ -74,10 +78,18 @@ def write_report(settings: Settings) -> str:
     timings = json.loads((settings.out / TIMINGS).read_text()) if (settings.out / TIMINGS).is_file() else {}
     stage_times = _stage_times(settings)
     if stage_times:
-        parts = [f"{stage} {sum(v):.0f} s over {len(v)} jobs" for stage, v in sorted(stage_times.items())]
-        lines += ["", "Job wall time (2 jobs at once): " + "; ".join(parts) + "."]
+        lines += ["", "| stage | jobs | wall s (sum) | CPU s (sum) |", "|---|---|---|---|"]
+        for stage, t in sorted(stage_times.items()):
+            cpu_text = "n/a" if math.isnan(t["cpu"]) else f"{t['cpu']:.0f}"
+            lines.append(f"| {stage} | {t['jobs']:.0f} | {t['wall']:.0f} | {cpu_text} |")
+        cpu = sum(t["cpu"] for t in stage_times.values())
+        if not math.isnan(cpu):
+            lines.append(f"\nCPU time of every job together: {cpu:.0f} s, i.e. {cpu / 2 / 60:.1f} min on 2 free cores.")
     if timings.get("wall_seconds"):
-        lines.append(f"Whole run: {timings['wall_seconds']:.0f} s wall time after set-up.")
+        lines.append(
+            f"Whole run: {timings['wall_seconds']:.0f} s wall time after set-up ({timings['setup_seconds']:.0f} s), "
+            f"{timings['jobs']} jobs at once."
+        )
     text = "\n".join(lines) + "\n"
     (settings.out / "table.md").write_text(text)
     if summary:

@@ -12,6 +12,7 @@ import subprocess
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from typing import IO
 
 from omni_r1.mini_repro.plan import Job, write_marker
 
@@ -29,21 +30,31 @@ class Outcome:
     error: str = ""
 
 
+def _run(command: list[str], log: IO[str], env: dict[str, str]) -> tuple[int, float]:
+    """Exit status and CPU seconds (user + system, the command's own and its children's) of one command."""
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return process.returncode, usage.ru_utime + usage.ru_stime
+
+
 def run_job(job: Job, env: dict[str, str]) -> Outcome:
-    """Run ``job``'s commands in order; the marker is written only when every one exited with an accepted status."""
+    """Run ``job``'s commands in order; the marker (wall and CPU seconds) is written only when every one exited
+    with an accepted status. CPU time tells what a job costs on a machine shared with other work."""
     job.folder.mkdir(parents=True, exist_ok=True)
     log = job.folder / "job.log"
-    start = time.monotonic()
+    start, cpu = time.monotonic(), 0.0
     with log.open("a") as handle:
         for command in job.commands():
             handle.write("$ " + " ".join(command) + "\n")
             handle.flush()
-            code = subprocess.run(command, stdout=handle, stderr=subprocess.STDOUT, env=env).returncode
+            code, used = _run(command, handle, env)
+            cpu += used
             if code not in job.ok:
                 tail = "\n".join(log.read_text(errors="replace").splitlines()[-12:])
                 return Outcome(job, "failed", time.monotonic() - start, f"exit status {code}; see {log}\n{tail}")
     seconds = time.monotonic() - start
-    write_marker(job, seconds)
+    write_marker(job, seconds, cpu)
     return Outcome(job, "finished", seconds)
 
 

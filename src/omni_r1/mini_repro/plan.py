@@ -214,6 +214,10 @@ def policy_eval_dirs(settings: Settings) -> dict[str, dict[int, Path]]:
     return {name: {seed: settings.out / f"seed{seed}" / "eval" / name for seed in settings.seeds} for name in names}
 
 
-def write_marker(job: Job, seconds: float) -> None:
+def write_marker(job: Job, seconds: float, cpu_seconds: float | None = None) -> None:
+    """``DONE.json``: the job finished, in ``seconds`` of wall time and ``cpu_seconds`` of CPU time."""
     job.folder.mkdir(parents=True, exist_ok=True)
-    job.marker.write_text(json.dumps({"job": job.name, "stage": job.stage, "seconds": round(seconds, 1)}) + "\n")
+    record = {"job": job.name, "stage": job.stage, "seconds": round(seconds, 1)}
+    if cpu_seconds is not None:
+        record["cpu_seconds"] = round(cpu_seconds, 1)
+    job.marker.write_text(json.dumps(record) + "\n")
