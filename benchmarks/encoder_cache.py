@@ -114,8 +114,8 @@ def build_module(cache: bool, max_new_tokens: int, max_pixels: int) -> object:
     """A ``GRPOModule`` on the tiny omni thinker, attached to a Trainer that owns its optimizer (no fit loop)."""
     import lightning as L
 
-    from omni_r1.training.grpo_module import GRPOModule
     from omni_r1.models.global_system import GlobalSystem, PixelBudget
+    from omni_r1.training.grpo_module import GRPOModule
 
     policy = GlobalSystem(
         "tiny://qwen2.5-omni",

@@ -140,8 +140,8 @@ def build_ours(model_dir: Path, steps: int, baton: Baton, reward: VowelReward) -
     from torch.utils.data import DataLoader
 
     from omni_r1.data.types import collate_samples
-    from omni_r1.training.grpo_module import GRPOModule
     from omni_r1.models.text_policy import TextPolicy, TextSample
+    from omni_r1.training.grpo_module import GRPOModule
 
     class Turns(L.Callback):
         def on_train_start(self, *args: object) -> None:
