@@ -49,3 +49,10 @@ def test_an_upward_import_breaks_the_contract(tmp_path: Path, module: str, forbi
     result = _lint(tmp_path)
     assert result.returncode != 0, result.stdout
     assert "BROKEN" in result.stdout and forbidden in result.stdout
+
+
+def test_no_module_is_over_400_lines() -> None:
+    """Files with one purpose: a module that outgrows 400 lines is split (see docs/architecture.md)."""
+    lines = {str(p.relative_to(REPO)): len(p.read_text().splitlines()) for p in (REPO / "src").rglob("*.py")}
+    long = {path: n for path, n in lines.items() if n > 400}
+    assert not long, long

@@ -10,7 +10,8 @@ python -m omni_r1.evaluate score --help (or run --help) lists each one's options
 from __future__ import annotations
 
 from omni_r1.command_line import command_arguments, command_parser, configure_logging
-from omni_r1.evaluate import run, score
+from omni_r1.evaluate import run_command as run
+from omni_r1.evaluate import score
 
 PROG = "python -m omni_r1.evaluate"
 
