@@ -16,6 +16,7 @@ from omni_r1.data.synthetic.render import SAMPLE_RATE, TONES_HZ
 from omni_r1.data.synthetic.sounding import FRAMES, HELD_OUT_PAIRS, SECONDS, SoundingClip, describe
 from omni_r1.data.synthetic.sounding_layouts import (
     MARKER,
+    VERSION,
     SoundingTask,
     build_sounding_task,
     write_sounding_task,
@@ -152,7 +153,7 @@ def test_the_kits_datamodules_read_both_layouts(root: Path, task: SoundingTask) 
             query = next(q for q in clip.queries if q.text == sample.expression)
             expected = clip.video.masks[query.targets[0]] if query.targets else np.zeros_like(clip.video.masks[0])
             assert torch.equal(sample.masks[0], torch.from_numpy(expected))
-    assert json.loads((root / MARKER).read_text()) == SIZES
+    assert json.loads((root / MARKER).read_text()) == {**SIZES, "version": VERSION}
     assert write_sounding_task(root, **SIZES) == root  # written once: the marker matches
     (root.parent / "other").mkdir()
     (root.parent / "other" / "data.txt").write_text("not ours")

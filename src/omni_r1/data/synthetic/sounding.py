@@ -264,7 +264,7 @@ def draw_clip(video_id: str, rng: np.random.Generator, form: ClipForm, held_out:
         for (colour, kind), window, moves_from in zip(pairs, windows, starts):
             radius = float(rng.uniform(0.13, 0.17) * size)
             angle = float(rng.uniform(0, 2 * math.pi))
-            speed = float(rng.uniform(2.5, 4.0))
+            speed = float(rng.uniform(1.5, 2.5))  # pixels per frame: slow enough for a box to stay on the shape
             start = (float(rng.uniform(radius, HEIGHT - 1 - radius)), float(rng.uniform(radius, WIDTH - 1 - radius)))
             velocity = (speed * math.sin(angle), speed * math.cos(angle))
             shapes.append(Shape(kind, colour, radius, start, velocity, window, moves_from))

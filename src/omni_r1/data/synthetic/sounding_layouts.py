@@ -34,6 +34,7 @@ VOS_SPLITS = {"train": False, "valid": False, "heldout": True}  # split -> held-
 AVS_SPLITS = {"train": False, "val": False, "test_s": False, "test_u": True, "test_n": True}
 TYPE_IDS = {"referring": 0, "temporal": 1}
 MARKER = "sounding_task.json"
+VERSION = 2  # of the drawing: a root written by another version is rewritten
 
 
 @dataclass
@@ -157,8 +158,9 @@ def write_sounding_task(
     """Write ``revos/``, ``revos_heldout/`` and ``refavs/`` under ``root`` (see the module docstring), once.
 
     The three roots are written into a temporary sibling folder and moved into place with a marker recording the
-    arguments: a root with the same marker is left as it is, a half-written one never exists, and one written
-    with other arguments is replaced. A non-empty folder without the marker is never touched.
+    arguments and the drawing's :data:`VERSION`: a root with the same marker is left as it is, a half-written one
+    never exists, and one written with other arguments (or another version) is replaced. A non-empty folder
+    without the marker is never touched.
 
     Raises:
         FileExistsError: ``root`` holds other files.
@@ -169,7 +171,7 @@ def write_sounding_task(
     root = Path(root)
     params = {"train_clips": train_clips, "val_clips": val_clips, "test_clips": test_clips, "seed": seed}
     marker = root / MARKER
-    if marker.is_file() and json.loads(marker.read_text()) == params:
+    if marker.is_file() and json.loads(marker.read_text()) == {**params, "version": VERSION}:
         return root
     if root.exists() and not marker.is_file() and any(root.iterdir()):
         raise FileExistsError(f"{root} holds files but no {MARKER}: not a sounding-task root, left untouched")
@@ -181,7 +183,7 @@ def write_sounding_task(
         _write_revos(tmp / "revos_heldout", {"valid": task.vos["heldout"]})
         (tmp / "refavs").mkdir()
         _write_refavs(tmp / "refavs", task.avs)
-        write_json(tmp / MARKER, params)
+        write_json(tmp / MARKER, {**params, "version": VERSION})
         if root.exists():
             shutil.rmtree(root)
         os.replace(tmp, root)
