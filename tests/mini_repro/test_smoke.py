@@ -39,10 +39,11 @@ def test_the_whole_run_on_a_shrunken_experiment(tmp_path: Path) -> None:
     args = ["run", "--out", str(out), "--experiment", str(experiment)]
     assert main(args) == 0
     results = json.loads((out / "results.json").read_text())
-    assert set(results) == {"untrained", "SFT", "R_K+R_A+R_G"}
+    assert set(results) == {"untrained", "SFT", "R_K+R_A+R_G", "reference answers"}
     assert all("overall/JF" in figures["0"] for figures in results.values())
     table = (out / "table.md").read_text()
     assert "| SFT→GRPO | 1 |" in table and (out / "chart.png").stat().st_size > 0
+    assert "| reference answers (ceiling) | 1 |" in table and "paired by seed" in table
     assert (out / "seed0" / "sft" / "policy" / "config.json").is_file()  # best.ckpt exported for GRPO
     assert main(args) == 0  # everything finished: skipped
     assert json.loads((out / "results.json").read_text()) == results

@@ -45,6 +45,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -207,8 +208,12 @@ def predict_split(
     batch_size: int = 1,
     max_new_tokens: int | None = None,
     fail_fast: bool = False,
+    respond: Callable[[list[VideoSample]], list[str]] | None = None,
 ) -> SplitRun:
     """Run both systems over the split's prompts; writes ``predictions/`` and ``answers.jsonl`` under ``output``.
+
+    ``respond`` gives a batch's completions in place of S1's greedy answers: the Detail system then scores other
+    answers through the same hand-over (e.g. a task's reference answers, the ceiling a perfect S1 would reach).
 
     A prompt that cannot be loaded, answered or segmented is recorded in ``answers.jsonl`` with its error and its
     ``error_source`` (and gets no prediction folder) unless ``fail_fast`` re-raises; the prompts the data check
@@ -234,7 +239,10 @@ def predict_split(
                         raise
                     rows.append(failure_record(_where(split.dataset, index), error, loading=True))
             try:
-                completions = answer(systems.policy, samples, tokens) if samples else []
+                if not samples:
+                    completions = []
+                else:
+                    completions = respond(samples) if respond else answer(systems.policy, samples, tokens)
             except Exception as error:
                 if fail_fast:
                     raise

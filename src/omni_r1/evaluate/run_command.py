@@ -52,8 +52,10 @@ def build_parser(prog: str) -> ArgumentParser:
     parser = command_parser(prog, DESCRIPTION, SYSTEM_EPILOG)
     add_system_arguments(parser)
     parser.add_argument(
-        "--split", type=str | None, default=None, help="benchmark split (default: revos valid, mevis valid_u, "
-        "refavs test_s)"
+        "--split",
+        type=str | None,
+        default=None,
+        help="benchmark split (default: revos valid, mevis valid_u, refavs test_s)",
     )
     parser.add_argument(
         "--dataset", type=Literal["revos", "mevis", "refavs"] | None, default=None, help="member of a mixture config"

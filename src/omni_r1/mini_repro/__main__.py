@@ -21,11 +21,12 @@ import math
 import sys
 import time
 
-from omni_r1.mini_repro.plan import MAIN_GRPO, SFT, UNTRAINED, Settings, plan, policy_eval_dirs
-from omni_r1.mini_repro.report import bar_chart, markdown_table, ordering, summarise
+from omni_r1.mini_repro.plan import MAIN_GRPO, REFERENCE, SFT, UNTRAINED, Settings, plan, policy_eval_dirs
+from omni_r1.mini_repro.report import bar_chart, markdown_table, ordering, paired, summarise
 from omni_r1.mini_repro.results import policy_figures
 
 GRPO_LABEL = "SFT→GRPO"
+REFERENCE_LABEL = "reference answers (ceiling)"  # not a policy: the ground truth's rewrite through the same S2
 TIMINGS = "timings.json"
 
 
@@ -67,7 +68,7 @@ def write_report(settings: Settings) -> str:
     (settings.out / "results.json").write_text(json.dumps(figures, indent=2) + "\n")
     main = {
         label: list(figures[key].values())
-        for key, label in ((UNTRAINED, UNTRAINED), (SFT, SFT), (MAIN_GRPO, GRPO_LABEL))
+        for key, label in ((UNTRAINED, UNTRAINED), (SFT, SFT), (MAIN_GRPO, GRPO_LABEL), (REFERENCE, REFERENCE_LABEL))
         if key in figures
     }
     summary = summarise(main)
@@ -75,6 +76,14 @@ def write_report(settings: Settings) -> str:
     lines.append(markdown_table(summary))
     order = [UNTRAINED, SFT, GRPO_LABEL]
     lines += [f"- {ordering(summary, order, key)}" for key in ("overall/JF", "referring/JF", "temporal/JF", "audio/JF")]
+    if SFT in figures and MAIN_GRPO in figures:
+        keys = ("overall/JF", "referring/JF", "temporal/JF", "audio/JF", "keyframes/hit")
+        lines.append(f"- {GRPO_LABEL} − SFT, paired by seed: {paired(figures[SFT], figures[MAIN_GRPO], keys)}")
+    if REFERENCE_LABEL in summary:
+        lines.append(
+            f"- {REFERENCE_LABEL}: what the same Detail system and scoring give the answers a perfect S1 would write "
+            "(made from the ground truth): the ceiling of every row above."
+        )
     timings = json.loads((settings.out / TIMINGS).read_text()) if (settings.out / TIMINGS).is_file() else {}
     stage_times = _stage_times(settings)
     if stage_times:

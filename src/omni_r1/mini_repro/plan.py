@@ -9,6 +9,9 @@ Per seed S (all paths under the run folder ``OUT``):
 - ``eval``: ``python -m omni_r1.evaluate run`` of each policy (untrained, SFT, each GRPO subset) on each held-out
   split into ``OUT/seedS/eval/<policy>/<split>``.
 
+Once per run (it needs no training): ``python -m omni_r1.mini_repro.reference_eval``, the reference answers through
+the same Detail system and scoring, into ``OUT/reference/eval/<split>`` (the table's ceiling row).
+
 A job that finished leaves ``DONE.json`` (its wall time) in its folder and is skipped when the run starts again.
 """
 
@@ -27,6 +30,8 @@ from omni_r1.mini_repro.results import EVAL_SPLITS
 
 MARKER = "DONE.json"
 UNTRAINED, SFT = "untrained", "SFT"
+REFERENCE = "reference answers"  # the ceiling row: the Detail system given the answers a perfect S1 would write
+REFERENCE_SEED = 0  # the data flags' seed of the reference row (the answers themselves draw nothing)
 MAIN_GRPO = "R_K+R_A+R_G"  # the point of grpo_grid.yaml: the hierarchical reward, every term on
 
 
@@ -131,6 +136,20 @@ def _evaluation(settings: Settings, config: list[str], ckpt: Path | None, seed: 
     return commands
 
 
+def _reference_evaluation(settings: Settings, out: Path) -> list[list[str]]:
+    """:mod:`omni_r1.mini_repro.reference_eval` on every held-out split, read through the SFT config."""
+    commands = []
+    for name, split in EVAL_SPLITS.items():
+        command = _python("omni_r1.mini_repro.reference_eval", "--config", str(settings.experiment / "sft.yaml"))
+        command += ["--detail", str(settings.experiment / "detail.yaml")]
+        command += ["--dataset", split.dataset, "--split", split.split, "--output", str(out / name)]
+        command += ["--robustness", str(settings.evaluation["robustness"])]
+        command += ["--batch_size", str(settings.evaluation["batch_size"])]
+        roots = {"revos": "revos", "refavs": "refavs", split.dataset: split.root}
+        commands.append(command + data_flags(settings, REFERENCE_SEED, roots))
+    return commands
+
+
 def plan(settings: Settings) -> list[Job]:
     """Every job of the run, in the order they are preferred when several can start."""
     exp, jobs = settings.experiment, []
@@ -205,13 +224,20 @@ def plan(settings: Settings) -> list[Job]:
                     ok=(0, 1),
                 )
             )
+    reference = settings.out / "reference" / "eval"
+    evals.append(
+        Job("eval/reference", "evaluation", reference, lambda: _reference_evaluation(settings, reference), ok=(0, 1))
+    )
     return jobs + evals
 
 
 def policy_eval_dirs(settings: Settings) -> dict[str, dict[int, Path]]:
-    """Per policy (untrained, SFT, each GRPO subset), per seed, the folder its evaluations are in."""
+    """Per policy (untrained, SFT, each GRPO subset), per seed, the folder its evaluations are in; the reference
+    answers have one folder (under :data:`REFERENCE_SEED`), as they do not depend on a seed."""
     names = [UNTRAINED, SFT, *settings.grpo_policies()]
-    return {name: {seed: settings.out / f"seed{seed}" / "eval" / name for seed in settings.seeds} for name in names}
+    dirs = {name: {seed: settings.out / f"seed{seed}" / "eval" / name for seed in settings.seeds} for name in names}
+    dirs[REFERENCE] = {REFERENCE_SEED: settings.out / "reference" / "eval"}
+    return dirs
 
 
 def write_marker(job: Job, seconds: float, cpu_seconds: float | None = None) -> None:

@@ -84,6 +84,24 @@ def ordering(summary: Mapping[str, Mapping[str, Interval]], policies: Sequence[s
     return f"{key}: {chain} — {verdict}"
 
 
+def paired(
+    before: Mapping[int, Mapping[str, float]], after: Mapping[int, Mapping[str, float]], keys: Sequence[str]
+) -> str:
+    """The per-seed change ``after - before`` of each of ``keys`` (mean ± 95 % interval over the seeds both ran,
+    and how many seeds rose), as one sentence. Seeds share a start (``after`` is trained from ``before``), so the
+    paired change is the sharper test of what the second stage did than the two rows' intervals."""
+    seeds = sorted(set(before) & set(after))
+    if not seeds:
+        return "no seed has both"
+    parts = []
+    for key in keys:
+        diffs = [after[s][key] - before[s][key] for s in seeds]
+        change = interval(diffs)
+        half = "" if change.n < 2 else f" ± {change.half:.1f}"
+        parts.append(f"{key} {change.mean:+.1f}{half} (up in {sum(d > 0 for d in diffs)} of {len(diffs)})")
+    return "; ".join(parts)
+
+
 def bar_chart(summary: Mapping[str, Mapping[str, Interval]], path: str | Path, title: str) -> Path:
     """A PNG of grouped bars with 95 % error bars: J&F per query type and overall, keyframe hit rate and R (left,
     percent), null S (right, lower is better)."""
