@@ -110,7 +110,7 @@ def test_shapes_never_touch_and_held_out_pairs_stay_out_of_training(task: Soundi
     for clip in _clips(task):
         assert clip.video.masks.sum(axis=0).max() <= 1  # no pixel is two objects' (so none was occluded)
         assert len({o.shape.colour for o in clip.objects}) == len({o.shape.kind for o in clip.objects}) == 3
-    seen = {(o.shape.colour, o.shape.kind) for s in ("train", "valid") for c in task.vos[s] for o in c.objects}
+    seen = {(o.shape.colour, o.shape.kind) for s in ("train", "valid", "test") for c in task.vos[s] for o in c.objects}
     seen |= {(o.shape.colour, o.shape.kind) for s in ("train", "val", "test_s") for c in task.avs[s] for o in c.objects}
     assert not seen & HELD_OUT_PAIRS
     for clip in [*task.vos["heldout"], *task.avs["test_u"], *task.avs["test_n"]]:
@@ -138,10 +138,9 @@ def test_the_kits_datamodules_read_both_layouts(root: Path, task: SoundingTask) 
         query = clip.queries[int(sample.exp_id)]
         assert sample.expression == query.text and sample.expression_type == {"referring": 0, "temporal": 1}[query.type]
         assert torch.equal(sample.masks[0], torch.from_numpy(clip.video.masks[query.targets[0]]))
-    heldout = ReVOSDataset(root / "revos_heldout", "valid", False, min_frames=10, max_frames=10)
-    assert {s.video_id for s in (heldout[i] for i in range(len(heldout)))} == {
-        c.video.video_id for c in task.vos["heldout"]
-    }
+    for folder, split in (("revos_heldout", "heldout"), ("revos_seen", "test")):
+        dataset = ReVOSDataset(root / folder, "valid", False, min_frames=10, max_frames=10)
+        assert {dataset[i].video_id for i in range(len(dataset))} == {c.video.video_id for c in task.vos[split]}
     for split in ("train", "val", "test_s", "test_u", "test_n"):
         dataset = RefAVSDataset(root / "refavs", split, check_level="decode")
         clips = {c.video.video_id: c for c in task.avs[split]}

@@ -4,6 +4,7 @@ stage runs through the kit's commands, the tables and the chart are written, and
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -44,6 +45,9 @@ def test_the_whole_run_on_a_shrunken_experiment(tmp_path: Path) -> None:
     table = (out / "table.md").read_text()
     assert "| SFT→GRPO | 1 |" in table and (out / "chart.png").stat().st_size > 0
     assert "| reference answers (ceiling) | 1 |" in table and "paired by seed" in table
+    seen = json.loads((out / "results_seen.json").read_text())  # in distribution: the same rows, no null split
+    assert set(seen) == set(results) and all(math.isnan(f["0"]["null/S"]) for f in seen.values())
+    assert "In distribution" in table and (out / "chart_seen.png").stat().st_size > 0
     assert (out / "seed0" / "sft" / "policy" / "config.json").is_file()  # best.ckpt exported for GRPO
     assert main(args) == 0  # everything finished: skipped
     assert json.loads((out / "results.json").read_text()) == results

@@ -6,11 +6,12 @@
 ``run`` writes the sounding-shapes task (:mod:`omni_r1.data.synthetic.sounding_layouts`) under ``OUT/data``, then
 for every seed trains (b) SFT on its reference answers and (c) GRPO from SFT's best checkpoint with the
 hierarchical reward and the weight-free Detail system in the loop, and evaluates (a) the untrained policy, (b) and
-(c) on the held-out splits (see :mod:`omni_r1.mini_repro.plan`; every stage is one of the kit's own commands).
-``--table4`` adds the reward-subset runs of Table 4. Both write, under ``OUT``: ``table.md`` and ``chart.png``
-(Tables 1-2 in miniature: mean ± 95 % interval over seeds), ``results.json`` (every figure of every seed) and
-with ``--table4`` ``table4.md`` and ``table4.png``. A stopped run started again skips what finished and resumes
-the stage it stopped in from its checkpoint.
+(c) on the held-out splits and on in-distribution ones (see :mod:`omni_r1.mini_repro.plan`; every stage is one of
+the kit's own commands), next to the reference answers (the ceiling). ``--table4`` adds the reward-subset runs of
+Table 4. Both write, under ``OUT``: ``table.md``, ``chart.png`` and ``chart_seen.png`` (Tables 1-2 in miniature:
+mean ± 95 % interval over seeds, held out and in distribution), ``results.json`` and ``results_seen.json`` (every
+figure of every seed) and with ``--table4`` ``table4.md``, ``table4.png`` and ``table4_seen.png``.
+A stopped run started again skips what finished and resumes the stage it stopped in from its checkpoint.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ import json
 import math
 import sys
 import time
+from typing import Any
 
-from omni_r1.mini_repro.plan import MAIN_GRPO, REFERENCE, SFT, UNTRAINED, Settings, plan, policy_eval_dirs
+from omni_r1.mini_repro.plan import MAIN_GRPO, REFERENCE, SCOPES, SFT, UNTRAINED, Settings, plan, policy_eval_dirs
 from omni_r1.mini_repro.report import bar_chart, markdown_table, ordering, paired, summarise
 from omni_r1.mini_repro.results import policy_figures
 
@@ -40,39 +42,24 @@ def prepare(settings: Settings) -> None:
         resolve_pretrained(settings.policy.format(seed=seed))
 
 
-def _figures(settings: Settings) -> dict[str, dict[int, dict[str, float]]]:
+def _figures(settings: Settings, scope: str = "eval") -> dict[str, dict[int, dict[str, float]]]:
+    """Per policy, per seed, the figures of every finished evaluation of ``scope`` (see :data:`SCOPES`)."""
+    splits = SCOPES[scope]
     out: dict[str, dict[int, dict[str, float]]] = {}
-    for policy, folders in policy_eval_dirs(settings).items():
+    for policy, folders in policy_eval_dirs(settings, scope).items():
         for seed, folder in folders.items():
-            if all((folder / name / "scores.json").is_file() for name in ("video", "audio", "null")):
-                out.setdefault(policy, {})[seed] = policy_figures(folder, settings.data_dir)
+            if all((folder / name / "scores.json").is_file() for name in splits):
+                out.setdefault(policy, {})[seed] = policy_figures(folder, settings.data_dir, splits)
     return out
 
 
-def _stage_times(settings: Settings) -> dict[str, dict[str, float]]:
-    """Per stage, the finished jobs' count, wall seconds and CPU seconds (from the jobs' markers)."""
-    times: dict[str, dict[str, float]] = {}
-    for marker in sorted(settings.out.glob("seed*/**/DONE.json")):
-        record = json.loads(marker.read_text())
-        if "stage" in record:
-            stage = times.setdefault(record["stage"], {"jobs": 0, "wall": 0.0, "cpu": 0.0})
-            stage["jobs"] += 1
-            stage["wall"] += float(record["seconds"])
-            stage["cpu"] += float(record.get("cpu_seconds", math.nan))
-    return times
-
-
-def write_report(settings: Settings) -> str:
-    """Write ``table.md``, ``chart.png``, ``results.json`` (and Table 4's files); returns the markdown."""
-    figures = _figures(settings)
-    (settings.out / "results.json").write_text(json.dumps(figures, indent=2) + "\n")
-    main = {
-        label: list(figures[key].values())
-        for key, label in ((UNTRAINED, UNTRAINED), (SFT, SFT), (MAIN_GRPO, GRPO_LABEL), (REFERENCE, REFERENCE_LABEL))
-        if key in figures
-    }
-    summary = summarise(main)
-    lines = ["Held-out splits; mean ± 95 % interval (Student t) over seeds " + str(list(settings.seeds)) + ".", ""]
+def _policies_table(
+    settings: Settings, figures: dict[str, dict[int, dict[str, float]]], title: str
+) -> tuple[dict[str, Any], list[str]]:
+    """The summary and the markdown lines of one Tables 1-2 table (untrained, SFT, SFT→GRPO, the ceiling)."""
+    rows = ((UNTRAINED, UNTRAINED), (SFT, SFT), (MAIN_GRPO, GRPO_LABEL), (REFERENCE, REFERENCE_LABEL))
+    summary = summarise({label: list(figures[key].values()) for key, label in rows if key in figures})
+    lines = [f"{title}; mean ± 95 % interval (Student t) over seeds {list(settings.seeds)}.", ""]
     lines.append(markdown_table(summary))
     order = [UNTRAINED, SFT, GRPO_LABEL]
     lines += [f"- {ordering(summary, order, key)}" for key in ("overall/JF", "referring/JF", "temporal/JF", "audio/JF")]
@@ -84,6 +71,33 @@ def write_report(settings: Settings) -> str:
             f"- {REFERENCE_LABEL}: what the same Detail system and scoring give the answers a perfect S1 would write "
             "(made from the ground truth): the ceiling of every row above."
         )
+    return summary, lines
+
+
+def _stage_times(settings: Settings) -> dict[str, dict[str, float]]:
+    """Per stage, the finished jobs' count, wall seconds and CPU seconds (from the jobs' markers)."""
+    times: dict[str, dict[str, float]] = {}
+    for marker in sorted(settings.out.glob("*/**/DONE.json")):
+        record = json.loads(marker.read_text())
+        if "stage" in record:
+            stage = times.setdefault(record["stage"], {"jobs": 0, "wall": 0.0, "cpu": 0.0})
+            stage["jobs"] += 1
+            stage["wall"] += float(record["seconds"])
+            stage["cpu"] += float(record.get("cpu_seconds", math.nan))
+    return times
+
+
+def write_report(settings: Settings) -> str:
+    """Write ``table.md``, ``chart.png``, ``results.json`` (and Table 4's files); returns the markdown."""
+    figures, seen = _figures(settings), _figures(settings, "eval_seen")
+    (settings.out / "results.json").write_text(json.dumps(figures, indent=2) + "\n")
+    (settings.out / "results_seen.json").write_text(json.dumps(seen, indent=2) + "\n")
+    summary, lines = _policies_table(settings, figures, "Held-out splits (other clips, unseen colour/kind pairs)")
+    seen_summary, seen_lines = _policies_table(
+        settings, seen, "In distribution (other clips, the training pairs; null S: no null split here)"
+    )
+    if seen:
+        lines += ["", *seen_lines]
     timings = json.loads((settings.out / TIMINGS).read_text()) if (settings.out / TIMINGS).is_file() else {}
     stage_times = _stage_times(settings)
     if stage_times:
@@ -103,13 +117,19 @@ def write_report(settings: Settings) -> str:
     (settings.out / "table.md").write_text(text)
     if summary:
         bar_chart(summary, settings.out / "chart.png", "sounding shapes, held-out splits")
+    if seen_summary:
+        bar_chart(seen_summary, settings.out / "chart_seen.png", "sounding shapes, in distribution")
     if settings.table4:
-        subsets = {name: list(figures[name].values()) for name in settings.grpo_policies() if name in figures}
-        table4 = summarise(subsets)
-        (settings.out / "table4.md").write_text(markdown_table(table4, "reward") + "\n")
-        if table4:
-            bar_chart(table4, settings.out / "table4.png", "GRPO reward subsets, held-out splits")
-        text += "\nTable 4 in miniature\n\n" + markdown_table(table4, "reward")
+        parts = []
+        for scoped, name, where in ((figures, "table4", "held-out splits"), (seen, "table4_seen", "in distribution")):
+            table4 = summarise({p: list(scoped[p].values()) for p in [SFT, *settings.grpo_policies()] if p in scoped})
+            parts.append(
+                f"Table 4 in miniature, {where} (SFT: the start of every run)\n\n" + markdown_table(table4, "reward")
+            )
+            if table4:
+                bar_chart(table4, settings.out / f"{name}.png", f"GRPO reward subsets, {where}")
+        (settings.out / "table4.md").write_text("\n\n".join(parts) + "\n")
+        text += "\n" + "\n\n".join(parts) + "\n"
     return text
 
 

@@ -7,10 +7,12 @@ Per seed S (all paths under the run folder ``OUT``):
 - ``grpo``: ``python -m omni_r1.sweep --config grpo.yaml --grid grpo_grid.yaml`` (``table4.yaml`` with Table 4)
   into ``OUT/seedS/grpo/<reward subset>`` from that policy (a stopped point resumes from its ``last.ckpt``);
 - ``eval``: ``python -m omni_r1.evaluate run`` of each policy (untrained, SFT, each GRPO subset) on each held-out
-  split into ``OUT/seedS/eval/<policy>/<split>``.
+  split into ``OUT/seedS/eval/<policy>/<split>``, and on each in-distribution split (other clips of the training
+  pairs) into ``OUT/seedS/eval_seen/<policy>/<split>``.
 
 Once per run (it needs no training): ``python -m omni_r1.mini_repro.reference_eval``, the reference answers through
-the same Detail system and scoring, into ``OUT/reference/eval/<split>`` (the table's ceiling row).
+the same Detail system and scoring, into ``OUT/reference/eval/<split>`` and ``OUT/reference/eval_seen/<split>``
+(the tables' ceiling rows).
 
 A job that finished leaves ``DONE.json`` (its wall time) in its folder and is skipped when the run starts again.
 """
@@ -26,12 +28,14 @@ from typing import Any
 
 import yaml
 
-from omni_r1.mini_repro.results import EVAL_SPLITS
+from omni_r1.mini_repro.results import EVAL_SPLITS, SEEN_SPLITS, EvalSplit
 
 MARKER = "DONE.json"
 UNTRAINED, SFT = "untrained", "SFT"
 REFERENCE = "reference answers"  # the ceiling row: the Detail system given the answers a perfect S1 would write
 REFERENCE_SEED = 0  # the data flags' seed of the reference row (the answers themselves draw nothing)
+# Evaluation scopes: the held-out splits (the table) and the in-distribution ones (other clips, seen pairs).
+SCOPES: dict[str, dict[str, EvalSplit]] = {"eval": EVAL_SPLITS, "eval_seen": SEEN_SPLITS}
 MAIN_GRPO = "R_K+R_A+R_G"  # the point of grpo_grid.yaml: the hierarchical reward, every term on
 
 
@@ -118,36 +122,44 @@ def _resume(folder: Path) -> list[str]:
     return ["--ckpt_path", str(last)] if last.is_file() else []
 
 
-def _evaluation(settings: Settings, config: list[str], ckpt: Path | None, seed: int, out: Path) -> list[list[str]]:
-    """``evaluate run`` of one policy on every held-out split."""
+def _split_flags(settings: Settings, split: EvalSplit, out: Path, seed: int) -> list[str]:
+    """The flags naming one evaluation split, its output folder and the data roots (the split's own root for its
+    dataset)."""
+    flags = ["--detail", str(settings.experiment / "detail.yaml")]
+    flags += ["--dataset", split.dataset, "--split", split.split, "--output", str(out)]
+    flags += [
+        "--batch_size",
+        str(settings.evaluation["batch_size"]),
+        "--robustness",
+        str(settings.evaluation["robustness"]),
+    ]
+    roots = {"revos": "revos", "refavs": "refavs", split.dataset: split.root}
+    return flags + data_flags(settings, seed, roots)
+
+
+def _evaluation(
+    settings: Settings, scope: str, config: list[str], ckpt: Path | None, seed: int, out: Path
+) -> list[list[str]]:
+    """``evaluate run`` of one policy on every split of ``scope`` (:data:`SCOPES`)."""
     commands = []
-    options = settings.evaluation
-    for name, split in EVAL_SPLITS.items():
+    for name, split in SCOPES[scope].items():
         command = _python("omni_r1.evaluate", "run", *config)
         if ckpt is not None:
             command += ["--ckpt", str(ckpt)]
-        command += ["--detail", str(settings.experiment / "detail.yaml")]
-        command += ["--dataset", split.dataset, "--split", split.split, "--output", str(out / name)]
-        command += ["--batch_size", str(options["batch_size"]), "--max_new_tokens", str(options["max_new_tokens"])]
-        command += ["--robustness", str(options["robustness"]), "--device", "cpu", "--overwrite"]
-        roots = {"revos": "revos", "refavs": "refavs", split.dataset: split.root}
-        command += data_flags(settings, seed, roots)
-        commands.append(command)
+        command += ["--max_new_tokens", str(settings.evaluation["max_new_tokens"]), "--device", "cpu", "--overwrite"]
+        commands.append(command + _split_flags(settings, split, out / name, seed))
     return commands
 
 
-def _reference_evaluation(settings: Settings, out: Path) -> list[list[str]]:
-    """:mod:`omni_r1.mini_repro.reference_eval` on every held-out split, read through the SFT config."""
-    commands = []
-    for name, split in EVAL_SPLITS.items():
-        command = _python("omni_r1.mini_repro.reference_eval", "--config", str(settings.experiment / "sft.yaml"))
-        command += ["--detail", str(settings.experiment / "detail.yaml")]
-        command += ["--dataset", split.dataset, "--split", split.split, "--output", str(out / name)]
-        command += ["--robustness", str(settings.evaluation["robustness"])]
-        command += ["--batch_size", str(settings.evaluation["batch_size"])]
-        roots = {"revos": "revos", "refavs": "refavs", split.dataset: split.root}
-        commands.append(command + data_flags(settings, REFERENCE_SEED, roots))
-    return commands
+def _reference_evaluation(settings: Settings, scope: str, out: Path) -> list[list[str]]:
+    """:mod:`omni_r1.mini_repro.reference_eval` on every split of ``scope``, read through the SFT config."""
+    config = ["--config", str(settings.experiment / "sft.yaml")]
+    return [
+        _python(
+            "omni_r1.mini_repro.reference_eval", *config, *_split_flags(settings, split, out / name, REFERENCE_SEED)
+        )
+        for name, split in SCOPES[scope].items()
+    ]
 
 
 def plan(settings: Settings) -> list[Job]:
@@ -191,52 +203,48 @@ def plan(settings: Settings) -> list[Job]:
             Job(grpo_name, "GRPO", grpo / ("table4" if settings.table4 else "main"), sweep, [f"export/seed{seed}"])
         )
         best = sft / "checkpoints" / "best.ckpt"
-        evals.append(
-            Job(
-                f"eval/{UNTRAINED}/seed{seed}",
-                "evaluation",
-                root / "eval" / UNTRAINED,
-                lambda c=sft_config, s=seed, o=root / "eval" / UNTRAINED: _evaluation(settings, c, None, s, o),
-                ok=(0, 1),
-            )
-        )
-        evals.append(
-            Job(
-                f"eval/{SFT}/seed{seed}",
-                "evaluation",
-                root / "eval" / SFT,
-                lambda c=sft_config, s=seed, o=root / "eval" / SFT, b=best: _evaluation(settings, c, b, s, o),
-                [f"sft/seed{seed}"],
-                ok=(0, 1),
-            )
-        )
+        policies: list[tuple[str, list[str], Path | None, list[str]]] = [
+            (UNTRAINED, sft_config, None, []),
+            (SFT, sft_config, best, [f"sft/seed{seed}"]),
+        ]
         for name in settings.grpo_policies():
             run = grpo / name
-            evals.append(
-                Job(
-                    f"eval/{name}/seed{seed}",
-                    "evaluation",
-                    root / "eval" / name,
-                    lambda r=run, s=seed, o=root / "eval" / name: _evaluation(
-                        settings, ["--config", str(r / "run.yaml")], r / "checkpoints" / "last.ckpt", s, o
-                    ),
-                    [grpo_name],
-                    ok=(0, 1),
-                )
+            policies.append((name, ["--config", str(run / "run.yaml")], run / "checkpoints" / "last.ckpt", [grpo_name]))
+        for scope in SCOPES:
+            for name, config, ckpt, deps in policies:
+                folder = root / scope / name
+
+                def commands(
+                    scope: str = scope,
+                    config: list[str] = config,
+                    ckpt: Path | None = ckpt,
+                    s: int = seed,
+                    o: Path = folder,
+                ) -> list[list[str]]:
+                    return _evaluation(settings, scope, config, ckpt, s, o)
+
+                evals.append(Job(f"{scope}/{name}/seed{seed}", "evaluation", folder, commands, deps, ok=(0, 1)))
+    for scope in SCOPES:
+        folder = settings.out / "reference" / scope
+        evals.append(
+            Job(
+                f"{scope}/reference",
+                "evaluation",
+                folder,
+                lambda scope=scope, folder=folder: _reference_evaluation(settings, scope, folder),
+                ok=(0, 1),
             )
-    reference = settings.out / "reference" / "eval"
-    evals.append(
-        Job("eval/reference", "evaluation", reference, lambda: _reference_evaluation(settings, reference), ok=(0, 1))
-    )
+        )
     return jobs + evals
 
 
-def policy_eval_dirs(settings: Settings) -> dict[str, dict[int, Path]]:
-    """Per policy (untrained, SFT, each GRPO subset), per seed, the folder its evaluations are in; the reference
-    answers have one folder (under :data:`REFERENCE_SEED`), as they do not depend on a seed."""
+def policy_eval_dirs(settings: Settings, scope: str = "eval") -> dict[str, dict[int, Path]]:
+    """Per policy (untrained, SFT, each GRPO subset), per seed, the folder its evaluations of ``scope``
+    (:data:`SCOPES`) are in; the reference answers have one folder (under :data:`REFERENCE_SEED`), as they do not
+    depend on a seed."""
     names = [UNTRAINED, SFT, *settings.grpo_policies()]
-    dirs = {name: {seed: settings.out / f"seed{seed}" / "eval" / name for seed in settings.seeds} for name in names}
-    dirs[REFERENCE] = {REFERENCE_SEED: settings.out / "reference" / "eval"}
+    dirs = {name: {seed: settings.out / f"seed{seed}" / scope / name for seed in settings.seeds} for name in names}
+    dirs[REFERENCE] = {REFERENCE_SEED: settings.out / "reference" / scope}
     return dirs
 
 

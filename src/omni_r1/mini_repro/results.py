@@ -1,7 +1,8 @@
 """The figures of one evaluated policy, read from what ``python -m omni_r1.evaluate run`` wrote.
 
 One policy is evaluated on three held-out splits of the sounding-shapes task (:data:`EVAL_SPLITS`): ReVOS-layout
-video clips (referring and temporal queries), RefAVS ``test_u`` (audio queries) and ``test_n`` (null queries).
+video clips (referring and temporal queries), RefAVS ``test_u`` (audio queries) and ``test_n`` (null queries); and
+on two in-distribution ones (:data:`SEEN_SPLITS`: other clips of the training pairs; no null split there).
 Their ``scores.json`` give J, F and J&F per query type (ReVOS ``referring`` / ``reason`` subsets, RefAVS J and F),
 the robustness R (ReVOS) and the null-split S (RefAVS). The keyframe hit rate, the share of handed-over keyframes
 on which the target is visible, is computed here from ``answers.jsonl`` and the split's ground truth.
@@ -35,6 +36,11 @@ EVAL_SPLITS: dict[str, EvalSplit] = {
     "video": EvalSplit("revos", "revos_heldout", "valid"),
     "audio": EvalSplit("refavs", "refavs", "test_u"),
     "null": EvalSplit("refavs", "refavs", "test_n"),
+}
+# In distribution: clips training never shows, of the colour/kind pairs it does (read by nothing that selects).
+SEEN_SPLITS: dict[str, EvalSplit] = {
+    "video": EvalSplit("revos", "revos_seen", "valid"),
+    "audio": EvalSplit("refavs", "refavs", "test_s"),
 }
 # The columns of the tables, in order: (key, label, higher is better).
 METRICS: tuple[tuple[str, str, bool], ...] = (
@@ -98,18 +104,22 @@ def refavs_visibility(root: Path, split: str) -> dict[tuple[str, str], list[bool
     return out
 
 
-def policy_figures(eval_dir: str | Path, data_dir: str | Path) -> dict[str, float]:
+def policy_figures(
+    eval_dir: str | Path, data_dir: str | Path, splits: Mapping[str, EvalSplit] = EVAL_SPLITS
+) -> dict[str, float]:
     """Every figure of one evaluated policy (keys of :data:`METRICS` and a few more), in percent (S: a fraction).
 
     Args:
-        eval_dir: holds one ``evaluate run`` output folder per :data:`EVAL_SPLITS` name.
+        eval_dir: holds one ``evaluate run`` output folder per name of ``splits``.
         data_dir: the folder the sounding-shapes roots were written to.
+        splits: :data:`EVAL_SPLITS` or :data:`SEEN_SPLITS` (``video`` and ``audio``; ``null`` optional: null S is
+            NaN without it).
 
     Raises:
         FileNotFoundError: an evaluation is missing its ``scores.json``.
     """
     eval_dir, data_dir = Path(eval_dir), Path(data_dir)
-    scores = {name: json.loads((eval_dir / name / "scores.json").read_text()) for name in EVAL_SPLITS}
+    scores = {name: json.loads((eval_dir / name / "scores.json").read_text()) for name in splits}
     figures: dict[str, float] = {}
     for subset, label in (("referring", "referring"), ("reason", "temporal")):
         for key in ("J", "F", "JF"):
@@ -118,8 +128,8 @@ def policy_figures(eval_dir: str | Path, data_dir: str | Path) -> dict[str, floa
         figures[f"audio/{key}"] = float(scores["audio"][key])
     figures["overall/JF"] = (figures["referring/JF"] + figures["temporal/JF"] + figures["audio/JF"]) / 3
     figures["video/R"] = float(scores["video"]["overall"]["R"])
-    figures["null/S"] = float(scores["null"]["S"])
-    video, audio = EVAL_SPLITS["video"], EVAL_SPLITS["audio"]
+    figures["null/S"] = float(scores["null"]["S"]) if "null" in scores else math.nan
+    video, audio = splits["video"], splits["audio"]
     video_rows = {(r["video"], r["exp_id"]): r for r in _answers(eval_dir / "video") if "video" in r}
     visible = revos_visibility(data_dir / video.root, video.split)
     meta = revos.load_meta(data_dir / video.root, video.split)

@@ -1,10 +1,12 @@
 """The sounding-shapes task (:mod:`~omni_r1.data.synthetic.sounding`) written in the ReVOS and RefAVS layouts.
 
-Three roots under one folder, each read by the kit's own DataModules:
+Four roots under one folder, each read by the kit's own DataModules:
 
 - ``revos/``: video clips, ``train`` and an in-distribution ``valid`` split (model selection), referring
   (``type_id`` 0) and temporal (``type_id`` 1) expressions;
 - ``revos_heldout/``: ``valid`` holds the held-out video clips (``train`` is empty): evaluation only;
+- ``revos_seen/``: ``valid`` holds other clips of the training pairs (``train`` is empty): the in-distribution
+  test, read by nothing that selects or tunes (``refavs`` ``test_s`` is its audio-visual counterpart);
 - ``refavs/``: audio-visual clips (10 frames, ``audio.wav``): ``train``, ``val`` and ``test_s`` (seen pairs),
   ``test_u`` (held-out pairs, audio queries) and ``test_n`` (held-out clips, null queries, all-zero masks).
 
@@ -30,17 +32,18 @@ from omni_r1.data.synthetic.revos import mask_tracks
 from omni_r1.data.synthetic.sounding import FRAMES, HEIGHT, WIDTH, SoundingClip, draw_clip, null_queries
 from omni_r1.data.synthetic.writers import encode_rle, encode_track, write_frames, write_json, write_png, write_wav
 
-VOS_SPLITS = {"train": False, "valid": False, "heldout": True}  # split -> held-out pairs
+VOS_SPLITS = {"train": False, "valid": False, "test": False, "heldout": True}  # split -> held-out pairs
 AVS_SPLITS = {"train": False, "val": False, "test_s": False, "test_u": True, "test_n": True}
 TYPE_IDS = {"referring": 0, "temporal": 1}
 MARKER = "sounding_task.json"
-VERSION = 2  # of the drawing: a root written by another version is rewritten
+# Of the drawing: a root written by another version is rewritten (3 added revos_seen; other clips are 2's).
+VERSION = 3
 
 
 @dataclass
 class SoundingTask:
-    """In-memory content: clips per split of each layout (``vos``: ``train, valid, heldout``; ``avs``: the RefAVS
-    splits)."""
+    """In-memory content: clips per split of each layout (``vos``: ``train, valid, test, heldout``; ``avs``: the
+    RefAVS splits)."""
 
     vos: dict[str, list[SoundingClip]]
     avs: dict[str, list[SoundingClip]]
@@ -50,7 +53,8 @@ def build_sounding_task(
     *, train_clips: int = 48, val_clips: int = 8, test_clips: int = 16, seed: int = 0
 ) -> SoundingTask:
     """Draw every clip: ``train_clips`` per training split, ``val_clips`` for ``valid`` / ``val`` / ``test_s``,
-    ``test_clips`` for each held-out split. ``test_n`` clips carry null queries instead of audio ones."""
+    ``test_clips`` for each test split (``test``: seen pairs; the held-out ones). ``test_n`` clips carry null
+    queries instead of audio ones."""
     if min(train_clips, val_clips, test_clips) < 1:
         raise ValueError(f"every split needs a clip, got {train_clips}, {val_clips}, {test_clips}")
     sizes = {"train": train_clips, "valid": val_clips, "val": val_clips, "test_s": val_clips}
@@ -155,7 +159,7 @@ def _write_refavs(root: Path, splits: dict[str, list[SoundingClip]]) -> None:
 def write_sounding_task(
     root: str | Path, *, train_clips: int = 48, val_clips: int = 8, test_clips: int = 16, seed: int = 0
 ) -> Path:
-    """Write ``revos/``, ``revos_heldout/`` and ``refavs/`` under ``root`` (see the module docstring), once.
+    """Write ``revos/``, ``revos_heldout/``, ``revos_seen/`` and ``refavs/`` under ``root`` (module docstring), once.
 
     The three roots are written into a temporary sibling folder and moved into place with a marker recording the
     arguments and the drawing's :data:`VERSION`: a root with the same marker is left as it is, a half-written one
@@ -181,6 +185,7 @@ def write_sounding_task(
     try:
         _write_revos(tmp / "revos", {"train": task.vos["train"], "valid": task.vos["valid"]})
         _write_revos(tmp / "revos_heldout", {"valid": task.vos["heldout"]})
+        _write_revos(tmp / "revos_seen", {"valid": task.vos["test"]})
         (tmp / "refavs").mkdir()
         _write_refavs(tmp / "refavs", task.avs)
         write_json(tmp / MARKER, {**params, "version": VERSION})
