@@ -43,8 +43,13 @@ def test_ranks_exit_cleanly_with_the_group_destroyed(tmp_path: Path) -> None:
     for attempt in range(4):
         env = dict(os.environ, MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()), OMP_NUM_THREADS="1")
         procs = [
-            subprocess.Popen([sys.executable, str(script), str(r)], env=env, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True)
+            subprocess.Popen(
+                [sys.executable, str(script), str(r)],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
             for r in range(2)
         ]
         outputs = [p.communicate(timeout=120)[0] for p in procs]

@@ -18,9 +18,10 @@ class Terminal(io.StringIO):
 
 
 def test_a_log_gets_lines_with_counts_eta_and_status(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.INFO, logger="omni_r1.progress"), Progress(
-        4, "evaluate run", unit="prompts", interval=0.0, stream=io.StringIO()
-    ) as bar:
+    with (
+        caplog.at_level(logging.INFO, logger="omni_r1.progress"),
+        Progress(4, "evaluate run", unit="prompts", interval=0.0, stream=io.StringIO()) as bar,
+    ):
         bar.update(1, failed=0)
         bar.update(2, failed=1)
         bar.interval = 3600.0  # the next update is not logged: the end is
@@ -32,9 +33,10 @@ def test_a_log_gets_lines_with_counts_eta_and_status(caplog: pytest.LogCaptureFi
 
 
 def test_a_quick_loop_logs_nothing(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.INFO, logger="omni_r1.progress"), Progress(
-        1000, "data check", unit="files", stream=io.StringIO()
-    ) as bar:
+    with (
+        caplog.at_level(logging.INFO, logger="omni_r1.progress"),
+        Progress(1000, "data check", unit="files", stream=io.StringIO()) as bar,
+    ):
         for _ in range(1000):
             bar.update()
     assert caplog.records == []

@@ -53,8 +53,11 @@ def is_remote(path: str | Path) -> bool:
 def check_local_checkpoint(path: str | Path) -> Path:
     """The local file ``path``, or :class:`CheckpointError` when it is remote or does not exist."""
     if is_remote(path):
-        raise CheckpointError(path, "remote checkpoints are refused (loading would unpickle a remote file); "
-                                    "download it and pass the local file")
+        raise CheckpointError(
+            path,
+            "remote checkpoints are refused (loading would unpickle a remote file); "
+            "download it and pass the local file",
+        )
     local = Path(str(path).removeprefix("file://")).expanduser()
     if not local.is_file():
         raise CheckpointNotFoundError(path, "not found" if not local.exists() else "not a file")

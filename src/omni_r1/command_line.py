@@ -100,9 +100,7 @@ def underscored(args: Sequence[str]) -> list[str]:
     return out
 
 
-def command_arguments(
-    args: Sequence[str] | None, roots: Sequence[str] = CONFIG_ROOTS
-) -> tuple[list[str], list[str]]:
+def command_arguments(args: Sequence[str] | None, roots: Sequence[str] = CONFIG_ROOTS) -> tuple[list[str], list[str]]:
     """A command's ``args`` (``sys.argv[1:]`` when ``None``) as ``(own, config)`` flags, see
     :func:`split_config_flags`, the dashed spellings read as underscores."""
     return split_config_flags(underscored(sys.argv[1:] if args is None else args), roots)

@@ -85,8 +85,9 @@ def _with_default_config(args: list[str]) -> list[str]:
         return args
     if not DEMO_CONFIG.is_file():
         raise ConfigFileError(
-            DEMO_CONFIG, "no --config given, and the default demo config is not here (it ships with the source "
-            "checkout, not the package): pass --config FILE"
+            DEMO_CONFIG,
+            "no --config given, and the default demo config is not here (it ships with the source "
+            "checkout, not the package): pass --config FILE",
         )
     return ["--config", str(DEMO_CONFIG), *args]
 

@@ -79,8 +79,11 @@ def test_the_handover_is_one_key_checked_under_its_name() -> None:
 
 @pytest.mark.parametrize(
     ("key", "value", "where"),
-    [("handover", {"max_keyframes": 0}, "handover.max_keyframes"), ("max_grad_norm", -1.0, "max_grad_norm"),
-     ("export_dir", " ", "export_dir")],
+    [
+        ("handover", {"max_keyframes": 0}, "handover.max_keyframes"),
+        ("max_grad_norm", -1.0, "max_grad_norm"),
+        ("export_dir", " ", "export_dir"),
+    ],
 )
 def test_sft_rejects(key: str, value: object, where: str) -> None:
     with pytest.raises(ConfigError) as error:

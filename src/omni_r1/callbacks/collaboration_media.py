@@ -68,9 +68,7 @@ def caption(panel: Tensor, text: str) -> Tensor:
     return torch.cat([panel, band_tensor], dim=-2)
 
 
-def collaboration_strip(
-    sample: VideoSample, detail: DetailOutput, descriptions: Sequence[str] | None = None
-) -> Tensor:
+def collaboration_strip(sample: VideoSample, detail: DetailOutput, descriptions: Sequence[str] | None = None) -> Tensor:
     """``(3, H', K·W')`` strip over the keyframes of one rollout (the first clip frame when it chose none): each panel
     enlarged (:func:`enlarge`) and captioned with its clip frame and the description handed to the grounder."""
     clip = sample.frames[sample.s1_indices.long()]  # (n, 3, H, W)

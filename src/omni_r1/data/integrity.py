@@ -270,8 +270,10 @@ def check_requirements(
     bar = Progress(len(unique), f"data check ({level})", unit="files")  # silent unless it takes a while
     with bar, ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:  # threads start on the first submit only
         serial = level == "exists" or workers <= 1
-        checked = (requirement_problem(r, level) for r in unique) if serial else pool.map(
-            lambda r: requirement_problem(r, level), unique
+        checked = (
+            (requirement_problem(r, level) for r in unique)
+            if serial
+            else pool.map(lambda r: requirement_problem(r, level), unique)
         )
         for result in checked:
             results.append(result)

@@ -54,6 +54,7 @@ def check_vos_files(dataset: Any, level: CheckLevel, workers: int = 8) -> Report
     counts["masks (non-null RLE)"] = entries
     return Report(dataset.name, dataset.split, dataset.root, len(dataset.items), counts, problems, bad)
 
+
 def _check_masks(
     dataset: Any, frames_of: dict[str, list[Requirement]], outcome: dict[Requirement, Problem | None], level: CheckLevel
 ) -> tuple[list[Problem], set[int], int]:
@@ -92,6 +93,7 @@ def _check_masks(
                     problems.append(Problem("invalid", f"{where}[{t}]", detail))
                     broken.add(anno)
     return problems, broken, entries
+
 
 def _frame_size(frames: list[Requirement], outcome: dict[Requirement, Problem | None]) -> tuple[int, int] | None:
     """``(height, width)`` of a video from its first readable frame's header (the masks must match it)."""

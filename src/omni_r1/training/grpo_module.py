@@ -172,8 +172,12 @@ class GRPOModule(L.LightningModule):
         require_int("num_iterations", args.get("num_iterations"), minimum=1)
         require_int("accumulate_batches", args.get("accumulate_batches"), minimum=1)
         parts = args.get("no_weight_decay")
-        require(isinstance(parts, (list, tuple)) and all(isinstance(p, str) for p in parts), "no_weight_decay",
-                parts, "must be a list of parameter-name parts")
+        require(
+            isinstance(parts, (list, tuple)) and all(isinstance(p, str) for p in parts),
+            "no_weight_decay",
+            parts,
+            "must be a list of parameter-name parts",
+        )
         require_choice("scale_rewards", args.get("scale_rewards"), SCALES)
         require_number("std_floor", args.get("std_floor"), minimum=0, exclusive_minimum=True, optional=True)
         require_int("micro_batch_size", args.get("micro_batch_size"), minimum=1, optional=True, note="null: all")
