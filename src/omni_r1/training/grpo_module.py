@@ -27,25 +27,18 @@ from omni_r1.grpo.loss import LOSS_TYPES, policy_loss
 from omni_r1.models.global_system import GlobalSystem
 from omni_r1.models.rollouts import PromptBatch, Rollouts
 from omni_r1.models.text_policy import TextPolicy
-from omni_r1.rewards.hierarchical import TASK_TERMS, HierarchicalReward
+from omni_r1.rewards.hierarchical import HierarchicalReward
 from omni_r1.training.clipping import clip_grad_norm
 from omni_r1.training.experience import Experience, score_groups
+from omni_r1.training.grpo_checks import check_grpo_args
 from omni_r1.training.grpo_metrics import step_metrics
 from omni_r1.training.optim import NO_DECAY, policy_optimizers
 from omni_r1.training.preprocessing import share_preprocessor
 from omni_r1.training.reference import ReferencePolicy
-from omni_r1.validation import (
-    init_arguments,
-    require,
-    require_choice,
-    require_int,
-    require_number,
-    validate_nested,
-)
+from omni_r1.validation import init_arguments
 
 LossType = Literal[LOSS_TYPES]  # the choices of --help, from the one tuple the loss checks against
 ScaleRewards = Literal[SCALES]
-TASKS = tuple(TASK_TERMS)  # the tasks a prompt can have, for task_temperatures
 
 
 class GRPOModule(L.LightningModule):
@@ -153,36 +146,8 @@ class GRPOModule(L.LightningModule):
 
     @classmethod
     def validate_init_args(cls, args: Mapping[str, Any]) -> None:
-        """Raise :class:`~omni_r1.validation.ConfigError` for a value that would fail at the first step or, worse,
-        train silently wrong (``micro_batch_size: -1`` makes an empty micro-batch loop: nothing trains)."""
-        require_int("num_generations", args.get("num_generations"), minimum=2, note="a group of one has no advantage")
-        require_int("max_new_tokens", args.get("max_new_tokens"), minimum=1)
-        require_number("temperature", args.get("temperature"), minimum=0, exclusive_minimum=True)
-        task_temperatures = args.get("task_temperatures") or {}
-        require(isinstance(task_temperatures, Mapping), "task_temperatures", task_temperatures, "must be {task: T}")
-        for task, value in task_temperatures.items():
-            require_choice("task_temperatures", task, TASKS)
-            require_number(f"task_temperatures.{task}", value, minimum=0, exclusive_minimum=True)
-        require_number("top_p", args.get("top_p"), minimum=0, maximum=1, exclusive_minimum=True)
-        require_number("beta", args.get("beta"), minimum=0, note="0 skips the reference policy")
-        require_choice("loss_type", args.get("loss_type"), LOSS_TYPES)
-        # the lower clip bound 1 - epsilon_low must stay a positive ratio
-        require_number("epsilon_low", args.get("epsilon_low"), minimum=0, maximum=1, exclusive_maximum=True)
-        require_number("epsilon_high", args.get("epsilon_high"), minimum=0)
-        require_int("num_iterations", args.get("num_iterations"), minimum=1)
-        require_int("accumulate_batches", args.get("accumulate_batches"), minimum=1)
-        parts = args.get("no_weight_decay")
-        require(
-            isinstance(parts, (list, tuple)) and all(isinstance(p, str) for p in parts),
-            "no_weight_decay",
-            parts,
-            "must be a list of parameter-name parts",
-        )
-        require_choice("scale_rewards", args.get("scale_rewards"), SCALES)
-        require_number("std_floor", args.get("std_floor"), minimum=0, exclusive_minimum=True, optional=True)
-        require_int("micro_batch_size", args.get("micro_batch_size"), minimum=1, optional=True, note="null: all")
-        require_number("max_grad_norm", args.get("max_grad_norm"), minimum=0, exclusive_minimum=True, optional=True)
-        validate_nested("handover", HandoverConfig, args.get("handover"))
+        """Raise :class:`~omni_r1.validation.ConfigError` for a bad key (see :func:`check_grpo_args`)."""
+        check_grpo_args(args)
 
     # ------------------------------------------------------------------ rollouts and rewards
     def score(
