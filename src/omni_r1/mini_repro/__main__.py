@@ -1,16 +1,18 @@
 """``python -m omni_r1.mini_repro run|report``: the paper's claim in miniature, on a CPU.
 
-    python -m omni_r1.mini_repro run [--out runs/mini_repro] [--seeds 0 1 2] [--jobs 2] [--table4]
-    python -m omni_r1.mini_repro report [--out runs/mini_repro] [--table4]
+    python -m omni_r1.mini_repro run [--out runs/mini_repro] [--seeds 0 1 2] [--jobs 2] [--table4] [--grid variants]
+    python -m omni_r1.mini_repro report [--out runs/mini_repro] [--table4] [--grid variants]
 
 ``run`` writes the sounding-shapes task (:mod:`omni_r1.data.synthetic.sounding_layouts`) under ``OUT/data``, then
 for every seed trains (b) SFT on its reference answers and (c) GRPO from SFT's best checkpoint with the
 hierarchical reward and the weight-free Detail system in the loop, and evaluates (a) the untrained policy, (b) and
 (c) on the held-out splits and on in-distribution ones (see :mod:`omni_r1.mini_repro.plan`; every stage is one of
 the kit's own commands), next to the reference answers (the ceiling). ``--table4`` adds the reward-subset runs of
-Table 4. Both write, under ``OUT``: ``table.md``, ``chart.png`` and ``chart_seen.png`` (Tables 1-2 in miniature:
-mean ± 95 % interval over seeds, held out and in distribution), ``results.json`` and ``results_seen.json`` (every
-figure of every seed) and with ``--table4`` ``table4.md``, ``table4.png`` and ``table4_seen.png``.
+Table 4 and ``--grid NAME`` the points of any other grid of the experiment folder (``variants``: GRPO settings tried
+besides the main one). Both write, under ``OUT``: ``table.md``, ``chart.png`` and ``chart_seen.png`` (Tables 1-2
+in miniature: mean ± 95 % interval over seeds, held out and in distribution), ``results.json`` and
+``results_seen.json`` (every figure of every seed) and per extra grid ``NAME.md``, ``NAME.png`` and
+``NAME_seen.png`` (``table4.md`` ...), each grid's points beside SFT and the main GRPO run.
 A stopped run started again skips what finished and resumes the stage it stopped in from its checkpoint.
 """
 
@@ -23,13 +25,26 @@ import sys
 import time
 from typing import Any
 
-from omni_r1.mini_repro.plan import MAIN_GRPO, REFERENCE, SCOPES, SFT, UNTRAINED, Settings, plan, policy_eval_dirs
+from omni_r1.mini_repro.plan import (
+    MAIN_GRPO,
+    REFERENCE,
+    SCOPES,
+    SFT,
+    UNTRAINED,
+    Settings,
+    plan,
+    policy_eval_dirs,
+)
 from omni_r1.mini_repro.report import bar_chart, markdown_table, ordering, paired, summarise
 from omni_r1.mini_repro.results import policy_figures
 
 GRPO_LABEL = "SFT→GRPO"
 REFERENCE_LABEL = "reference answers (ceiling)"  # not a policy: the ground truth's rewrite through the same S2
 TIMINGS = "timings.json"
+GRID_TITLES = {  # the heading of an extra grid's table; another grid is headed by its name
+    "table4": "Table 4 in miniature",
+    "variants": "GRPO variants (tried besides the main run; reported, not selected)",
+}
 
 
 def prepare(settings: Settings) -> None:
@@ -119,18 +134,34 @@ def write_report(settings: Settings) -> str:
         bar_chart(summary, settings.out / "chart.png", "sounding shapes, held-out splits")
     if seen_summary:
         bar_chart(seen_summary, settings.out / "chart_seen.png", "sounding shapes, in distribution")
-    if settings.table4:
-        parts = []
-        for scoped, name, where in ((figures, "table4", "held-out splits"), (seen, "table4_seen", "in distribution")):
-            table4 = summarise({p: list(scoped[p].values()) for p in [SFT, *settings.grpo_policies()] if p in scoped})
-            parts.append(
-                f"Table 4 in miniature, {where} (SFT: the start of every run)\n\n" + markdown_table(table4, "reward")
-            )
-            if table4:
-                bar_chart(table4, settings.out / f"{name}.png", f"GRPO reward subsets, {where}")
-        (settings.out / "table4.md").write_text("\n\n".join(parts) + "\n")
+    for grid in settings.grids:
+        parts = _grid_tables(settings, grid, figures, seen)
+        (settings.out / f"{grid}.md").write_text("\n\n".join(parts) + "\n")
         text += "\n" + "\n\n".join(parts) + "\n"
     return text
+
+
+def _grid_tables(
+    settings: Settings,
+    grid: str,
+    figures: dict[str, dict[int, dict[str, float]]],
+    seen: dict[str, dict[int, dict[str, float]]],
+) -> list[str]:
+    """An extra grid's tables (held out, in distribution) and charts: SFT (every point's start), the main GRPO run
+    and the grid's points, in the grid's order."""
+    title = GRID_TITLES.get(grid, grid)
+    rows = list(dict.fromkeys([SFT, *([] if MAIN_GRPO in settings.grid_points(grid) else [MAIN_GRPO])]))
+    rows += [p for p in settings.grid_points(grid) if p not in rows]
+    parts = []
+    for scoped, suffix, where in ((figures, "", "held-out splits"), (seen, "_seen", "in distribution")):
+        table = summarise({p: list(scoped[p].values()) for p in rows if p in scoped})
+        parts.append(
+            f"{title}, {where} (SFT: the start of every run)\n\n"
+            + markdown_table(table, "reward" if grid == "table4" else "GRPO run")
+        )
+        if table:
+            bar_chart(table, settings.out / f"{grid}{suffix}.png", f"{title}, {where}")
+    return parts
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -141,7 +172,13 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--out", default="runs/mini_repro", help="run folder (default: runs/mini_repro)")
         sub.add_argument("--experiment", default="experiments/mini_repro", help="folder of experiment.yaml")
         sub.add_argument("--seeds", type=int, nargs="+", help="seeds (default: experiment.yaml's)")
-        sub.add_argument("--table4", action="store_true", help="also the reward subsets of Table 4")
+        sub.add_argument("--table4", action="store_true", help="also the reward subsets of Table 4 (--grid table4)")
+        sub.add_argument(
+            "--grid",
+            action="append",
+            default=[],
+            help="also the GRPO points of EXPERIMENT/NAME.yaml (repeatable; e.g. variants)",
+        )
         if name == "run":
             sub.add_argument("--jobs", type=int, help="jobs at once (default: experiment.yaml's)")
             sub.add_argument("--dry_run", action="store_true", help="list the jobs and their commands only")
@@ -156,7 +193,7 @@ def main(args: list[str] | None = None) -> int:
         options.out,
         seeds=options.seeds,
         jobs=getattr(options, "jobs", None),
-        table4=options.table4,
+        grids=[*(["table4"] if options.table4 else []), *options.grid],
     )
     if options.command == "report":
         print(write_report(settings))

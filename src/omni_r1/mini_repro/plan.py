@@ -4,9 +4,11 @@ Per seed S (all paths under the run folder ``OUT``):
 
 - ``sft``: ``python -m omni_r1.fit --config sft.yaml`` into ``OUT/seedS/sft`` (resumes from its ``last.ckpt``);
 - ``export``: ``python -m omni_r1.export`` of its ``best.ckpt`` (best validation loss) to ``OUT/seedS/sft/policy``;
-- ``grpo``: ``python -m omni_r1.sweep --config grpo.yaml --grid grpo_grid.yaml`` (``table4.yaml`` with Table 4)
-  into ``OUT/seedS/grpo/<reward subset>`` from that policy (a stopped point resumes from its ``last.ckpt``);
-- ``eval``: ``python -m omni_r1.evaluate run`` of each policy (untrained, SFT, each GRPO subset) on each held-out
+- ``grpo``: ``python -m omni_r1.sweep --config grpo.yaml --grid grpo_grid.yaml`` into ``OUT/seedS/grpo/<point>``
+  from that policy (a stopped point resumes from its ``last.ckpt``); after it, one sweep per extra grid of the
+  experiment folder (``table4.yaml``: the reward subsets; ``variants.yaml``: other GRPO settings) into the same
+  folder, so a point both grids hold runs once;
+- ``eval``: ``python -m omni_r1.evaluate run`` of each policy (untrained, SFT, each GRPO point) on each held-out
   split into ``OUT/seedS/eval/<policy>/<split>``, and on each in-distribution split (other clips of the training
   pairs) into ``OUT/seedS/eval_seen/<policy>/<split>``.
 
@@ -23,6 +25,7 @@ import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +40,7 @@ REFERENCE_SEED = 0  # the data flags' seed of the reference row (the answers the
 # Evaluation scopes: the held-out splits (the table) and the in-distribution ones (other clips, seen pairs).
 SCOPES: dict[str, dict[str, EvalSplit]] = {"eval": EVAL_SPLITS, "eval_seen": SEEN_SPLITS}
 MAIN_GRPO = "R_K+R_A+R_G"  # the point of grpo_grid.yaml: the hierarchical reward, every term on
+MAIN_GRID = "grpo_grid"  # the grid of the main GRPO stage; extra grids (table4, variants) run after it
 
 
 @dataclass
@@ -74,7 +78,7 @@ class Settings:
     data: dict[str, int]
     policy: str
     evaluation: dict[str, Any]
-    table4: bool = False
+    grids: tuple[str, ...] = ()  # extra sweeps after the main one: grid files' stems in the experiment folder
 
     @property
     def data_dir(self) -> Path:
@@ -82,8 +86,8 @@ class Settings:
 
     @classmethod
     def read(cls, experiment: str | Path, out: str | Path, **overrides: Any) -> Settings:
-        """Settings from ``<experiment>/experiment.yaml``; ``overrides`` (``seeds``, ``jobs``, ``table4``) win
-        where not ``None``."""
+        """Settings from ``<experiment>/experiment.yaml``; ``overrides`` (``seeds``, ``jobs``, ``grids``) win
+        where not ``None``. An extra grid must be a file ``<experiment>/<grid>.yaml``."""
         experiment = Path(experiment)
         raw = yaml.safe_load((experiment / "experiment.yaml").read_text())
         values = {
@@ -93,14 +97,28 @@ class Settings:
             "policy": str(raw["policy"]),
             "evaluation": dict(raw["evaluation"]),
         }
-        values.update({k: (tuple(v) if k == "seeds" else v) for k, v in overrides.items() if v is not None})
+        values.update({k: (tuple(v) if k in ("seeds", "grids") else v) for k, v in overrides.items() if v is not None})
+        values["grids"] = tuple(dict.fromkeys(g for g in values.get("grids", ()) if g != MAIN_GRID))
+        for grid in values["grids"]:
+            if not (experiment / f"{grid}.yaml").is_file():
+                raise FileNotFoundError(f"grid {grid!r}: {experiment / f'{grid}.yaml'} does not exist")
         return cls(experiment=experiment.resolve(), out=Path(out).resolve(), **values)
 
+    def grid_points(self, grid: str) -> list[str]:
+        """The point names of ``<experiment>/<grid>.yaml`` (a list of override mappings, each with ``_name``)."""
+        points = yaml.safe_load((self.experiment / f"{grid}.yaml").read_text())
+        return [str(point["_name"]) for point in points]
+
     def grpo_policies(self) -> list[str]:
-        """The GRPO runs of each seed: the main one, or every Table 4 subset."""
-        if not self.table4:
-            return [MAIN_GRPO]
-        return [str(point["_name"]) for point in yaml.safe_load((self.experiment / "table4.yaml").read_text())]
+        """The GRPO runs of each seed: the main one, then every point of the extra grids, each once."""
+        names = [MAIN_GRPO, *(name for grid in self.grids for name in self.grid_points(grid))]
+        return list(dict.fromkeys(names))
+
+    def policy_grid(self, policy: str) -> str:
+        """The grid whose sweep trains ``policy`` (the main grid for its point, else the first extra grid)."""
+        if policy in self.grid_points(MAIN_GRID):
+            return MAIN_GRID
+        return next(grid for grid in self.grids if policy in self.grid_points(grid))
 
 
 def _python(*args: str) -> list[str]:
@@ -188,28 +206,30 @@ def plan(settings: Settings) -> list[Job]:
                 _python("omni_r1.export", "--ckpt", str(best), "--config", str(config), "--out", str(sft / "policy"))
             ]
 
-        grid = exp / ("table4.yaml" if settings.table4 else "grpo_grid.yaml")
-
-        def sweep(seed: int = seed, sft: Path = sft, grpo: Path = grpo, grid: Path = grid) -> list[list[str]]:
-            command = _python("omni_r1.sweep", "--config", str(exp / "grpo.yaml"), "--grid", str(grid))
+        def sweep(seed: int = seed, sft: Path = sft, grpo: Path = grpo, grid: str = MAIN_GRID) -> list[list[str]]:
+            command = _python("omni_r1.sweep", "--config", str(exp / "grpo.yaml"), "--grid", str(exp / f"{grid}.yaml"))
             command += ["--out", str(grpo), *data_flags(settings, seed)]
             return [command + ["--model.init_args.policy.init_args.model_name_or_path", str(sft / "policy")]]
 
         jobs.append(Job(f"sft/seed{seed}", "SFT", sft, fit_sft))
         jobs.append(Job(f"export/seed{seed}", "export", sft / "policy", export, [f"sft/seed{seed}"]))
-        # One sweep folder holds every subset; Table 4 reuses the main point (same overrides) when it ran first.
-        grpo_name = f"grpo{'-table4' if settings.table4 else ''}/seed{seed}"
-        jobs.append(
-            Job(grpo_name, "GRPO", grpo / ("table4" if settings.table4 else "main"), sweep, [f"export/seed{seed}"])
-        )
+        # One sweep folder holds every point; an extra grid runs after the main one, so a point both hold (Table 4's
+        # full reward, same overrides) is skipped by the sweep rather than trained twice at once.
+        sweep_jobs = {MAIN_GRID: f"grpo/seed{seed}"}
+        jobs.append(Job(sweep_jobs[MAIN_GRID], "GRPO", grpo / "main", sweep, [f"export/seed{seed}"]))
+        for grid in settings.grids:
+            sweep_jobs[grid] = f"grpo-{grid}/seed{seed}"
+            jobs.append(Job(sweep_jobs[grid], "GRPO", grpo / grid, partial(sweep, grid=grid), [sweep_jobs[MAIN_GRID]]))
         best = sft / "checkpoints" / "best.ckpt"
         policies: list[tuple[str, list[str], Path | None, list[str]]] = [
             (UNTRAINED, sft_config, None, []),
             (SFT, sft_config, best, [f"sft/seed{seed}"]),
         ]
         for name in settings.grpo_policies():
-            run = grpo / name
-            policies.append((name, ["--config", str(run / "run.yaml")], run / "checkpoints" / "last.ckpt", [grpo_name]))
+            run, trained_by = grpo / name, sweep_jobs[settings.policy_grid(name)]
+            policies.append(
+                (name, ["--config", str(run / "run.yaml")], run / "checkpoints" / "last.ckpt", [trained_by])
+            )
         for scope in SCOPES:
             for name, config, ckpt, deps in policies:
                 folder = root / scope / name
