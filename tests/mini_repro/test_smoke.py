@@ -50,4 +50,6 @@ def test_the_whole_run_on_a_shrunken_experiment(tmp_path: Path) -> None:
     assert "In distribution" in table and (out / "chart_seen.png").stat().st_size > 0
     assert (out / "seed0" / "sft" / "policy" / "config.json").is_file()  # best.ckpt exported for GRPO
     assert main(args) == 0  # everything finished: skipped
+    timings = json.loads((out / "timings.json").read_text())  # the second start finished nothing: no record
+    assert len(timings) == 1 and timings[0]["grids"] == [] and timings[0]["wall_seconds"] > 0
     assert json.loads((out / "results.json").read_text()) == results

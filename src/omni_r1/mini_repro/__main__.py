@@ -102,6 +102,15 @@ def _stage_times(settings: Settings) -> dict[str, dict[str, float]]:
     return times
 
 
+def _read_timings(settings: Settings) -> list[dict[str, Any]]:
+    """Every ``run`` that finished a job, in order (a file holding one record, as older runs wrote, is one)."""
+    path = settings.out / TIMINGS
+    if not path.is_file():
+        return []
+    records = json.loads(path.read_text())
+    return [records] if isinstance(records, dict) else list(records)
+
+
 def write_report(settings: Settings) -> str:
     """Write ``table.md``, ``chart.png``, ``results.json`` (and Table 4's files); returns the markdown."""
     figures, seen = _figures(settings), _figures(settings, "eval_seen")
@@ -113,7 +122,7 @@ def write_report(settings: Settings) -> str:
     )
     if seen:
         lines += ["", *seen_lines]
-    timings = json.loads((settings.out / TIMINGS).read_text()) if (settings.out / TIMINGS).is_file() else {}
+    timings = _read_timings(settings)
     stage_times = _stage_times(settings)
     if stage_times:
         lines += ["", "| stage | jobs | wall s (sum) | CPU s (sum) |", "|---|---|---|---|"]
@@ -123,10 +132,11 @@ def write_report(settings: Settings) -> str:
         cpu = sum(t["cpu"] for t in stage_times.values())
         if not math.isnan(cpu):
             lines.append(f"\nCPU time of every job together: {cpu:.0f} s, i.e. {cpu / 2 / 60:.1f} min on 2 free cores.")
-    if timings.get("wall_seconds"):
+    for record in timings:
+        what = ", ".join(["main", *record.get("grids", [])])
         lines.append(
-            f"Whole run: {timings['wall_seconds']:.0f} s wall time after set-up ({timings['setup_seconds']:.0f} s), "
-            f"{timings['jobs']} jobs at once."
+            f"Run ({what}): {record['wall_seconds']:.0f} s wall time after set-up ({record['setup_seconds']:.0f} s), "
+            f"{record['jobs']} jobs at once."
         )
     text = "\n".join(lines) + "\n"
     (settings.out / "table.md").write_text(text)
@@ -217,7 +227,9 @@ def main(args: list[str] | None = None) -> int:
     wall = time.monotonic() - begin - setup
     if any(o.status == "finished" for o in outcomes):
         record = {"setup_seconds": round(setup, 1), "wall_seconds": round(wall, 1), "jobs": settings.jobs}
-        (settings.out / TIMINGS).write_text(json.dumps(record, indent=2) + "\n")
+        record["grids"] = list(settings.grids)
+        records = [*_read_timings(settings), record]  # a later run (Table 4 after the main one) adds its own
+        (settings.out / TIMINGS).write_text(json.dumps(records, indent=2) + "\n")
     print(write_report(settings))
     failed = [o.job.name for o in outcomes if o.status in ("failed", "blocked")]
     if failed:
