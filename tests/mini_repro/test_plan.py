@@ -24,7 +24,7 @@ def test_extra_grids_run_after_the_main_sweep_and_share_its_point(tmp_path: Path
     assert settings.grids == ("table4", "variants")  # the main grid always runs; it is not an extra one
     deps = _deps(settings)
     assert deps["grpo/seed0"] == ["export/seed0"]
-    assert deps["grpo-table4/seed0"] == ["grpo/seed0"] and deps["grpo-variants/seed0"] == ["grpo/seed0"]
+    assert deps["grpo-table4/seed0"] == ["grpo/seed0"] and deps["grpo-variants/seed0"] == ["grpo-table4/seed0"]
     # the full reward is in the main grid and in Table 4: trained (and evaluated) once, by the main sweep
     assert settings.grpo_policies().count(MAIN_GRPO) == 1
     assert deps[f"eval/{MAIN_GRPO}/seed0"] == ["grpo/seed0"]

@@ -6,8 +6,8 @@ Per seed S (all paths under the run folder ``OUT``):
 - ``export``: ``python -m omni_r1.export`` of its ``best.ckpt`` (best validation loss) to ``OUT/seedS/sft/policy``;
 - ``grpo``: ``python -m omni_r1.sweep --config grpo.yaml --grid grpo_grid.yaml`` into ``OUT/seedS/grpo/<point>``
   from that policy (a stopped point resumes from its ``last.ckpt``); after it, one sweep per extra grid of the
-  experiment folder (``table4.yaml``: the reward subsets; ``variants.yaml``: other GRPO settings) into the same
-  folder, so a point both grids hold runs once;
+  experiment folder (``table4.yaml``: the reward subsets; ``variants.yaml``: other GRPO settings), one after the
+  other into the same folder, so a point two grids hold runs once;
 - ``eval``: ``python -m omni_r1.evaluate run`` of each policy (untrained, SFT, each GRPO point) on each held-out
   split into ``OUT/seedS/eval/<policy>/<split>``, and on each in-distribution split (other clips of the training
   pairs) into ``OUT/seedS/eval_seen/<policy>/<split>``.
@@ -217,9 +217,10 @@ def plan(settings: Settings) -> list[Job]:
         # full reward, same overrides) is skipped by the sweep rather than trained twice at once.
         sweep_jobs = {MAIN_GRID: f"grpo/seed{seed}"}
         jobs.append(Job(sweep_jobs[MAIN_GRID], "GRPO", grpo / "main", sweep, [f"export/seed{seed}"]))
-        for grid in settings.grids:
+        for grid in settings.grids:  # one after the other: a seed's sweeps share the folder and its summary.csv
+            previous = list(sweep_jobs.values())[-1]
             sweep_jobs[grid] = f"grpo-{grid}/seed{seed}"
-            jobs.append(Job(sweep_jobs[grid], "GRPO", grpo / grid, partial(sweep, grid=grid), [sweep_jobs[MAIN_GRID]]))
+            jobs.append(Job(sweep_jobs[grid], "GRPO", grpo / grid, partial(sweep, grid=grid), [previous]))
         best = sft / "checkpoints" / "best.ckpt"
         policies: list[tuple[str, list[str], Path | None, list[str]]] = [
             (UNTRAINED, sft_config, None, []),
