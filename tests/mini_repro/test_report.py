@@ -38,3 +38,17 @@ def test_paired_change_is_per_seed() -> None:
     mixed = paired(before, {0: {"x": 12.0}, 1: {"x": 29.0}}, ["x"])
     assert mixed.startswith("x +0.5 ± ") and mixed.endswith("(up in 1 of 2)")
     assert paired(before, {7: {"x": 1.0}}, ["x"]) == "no seed has both"
+
+
+def test_same_answer_share_counts_the_most_common_description() -> None:
+    from omni_r1.mini_repro.results import _same_answer_share
+
+    rows = {
+        ("v0", "0"): {"descriptions": ["the red circle"]},
+        ("v0", "1"): {"descriptions": ["the red circle"]},
+        ("v1", "0"): {"descriptions": ["the blue square"]},
+        ("v1", "1"): {},  # no answer handed over: the empty answer, one more kind
+    }
+    assert _same_answer_share(rows) == 50.0
+    assert _same_answer_share({k: {"descriptions": []} for k in rows}) == 100.0  # the untrained policy's case
+    assert math.isnan(_same_answer_share({}))

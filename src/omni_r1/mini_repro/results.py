@@ -5,13 +5,16 @@ video clips (referring and temporal queries), RefAVS ``test_u`` (audio queries) 
 on two in-distribution ones (:data:`SEEN_SPLITS`: other clips of the training pairs; no null split there).
 Their ``scores.json`` give J, F and J&F per query type (ReVOS ``referring`` / ``reason`` subsets, RefAVS J and F),
 the robustness R (ReVOS) and the null-split S (RefAVS). The keyframe hit rate, the share of handed-over keyframes
-on which the target is visible, is computed here from ``answers.jsonl`` and the split's ground truth.
+on which the target is visible, is computed here from ``answers.jsonl`` and the split's ground truth, and so is the
+same-answer share: how many prompts of a split get the policy's most common description (100 % = one answer for
+every query, whatever it asks or the sound says; the reference answers' share is the floor a perfect S1 shows).
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +59,8 @@ METRICS: tuple[tuple[str, str, bool], ...] = (
     ("overall/JF", "overall J&F", True),
     ("keyframes/hit", "keyframe hit %", True),
     ("video/R", "R", True),
+    ("video/same", "video same-answer %", False),
+    ("audio/same", "audio same-answer %", False),
     ("null/S", "null S", False),
 )
 
@@ -63,6 +68,13 @@ METRICS: tuple[tuple[str, str, bool], ...] = (
 def _answers(folder: Path) -> list[dict[str, Any]]:
     path = folder / "answers.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _same_answer_share(rows: Mapping[tuple[str, str], dict[str, Any]]) -> float:
+    """Percent of prompts whose descriptions are the split's most common ones (a prompt with none counts as one
+    more answer, the empty one)."""
+    answers = Counter(tuple(row.get("descriptions") or ()) for row in rows.values())
+    return 100 * max(answers.values()) / len(rows) if rows else math.nan
 
 
 def _hit_rate(rows: Mapping[tuple[str, str], dict[str, Any]], visible: Mapping[tuple[str, str], list[bool]]) -> float:
@@ -138,6 +150,8 @@ def policy_figures(
         subset = {key: frames for key, frames in visible.items() if types[key] == type_id}
         figures[f"{label}/hit"] = _hit_rate(video_rows, subset)
     figures["keyframes/hit"] = _hit_rate(video_rows, visible)
+    figures["video/same"] = _same_answer_share(video_rows)
     audio_rows = {(r["video"], r["exp_id"]): r for r in _answers(eval_dir / "audio") if "video" in r}
     figures["audio/hit"] = _hit_rate(audio_rows, refavs_visibility(data_dir / audio.root, audio.split))
+    figures["audio/same"] = _same_answer_share(audio_rows)
     return figures
