@@ -160,8 +160,8 @@ def _grid_tables(
     """An extra grid's tables (held out, in distribution) and charts: SFT (every point's start), the main GRPO run
     and the grid's points, in the grid's order."""
     title = GRID_TITLES.get(grid, grid)
-    rows = list(dict.fromkeys([SFT, *([] if MAIN_GRPO in settings.grid_points(grid) else [MAIN_GRPO])]))
-    rows += [p for p in settings.grid_points(grid) if p not in rows]
+    points = settings.grid_points(grid)
+    rows = [SFT, *([] if MAIN_GRPO in points else [MAIN_GRPO]), *points]
     parts = []
     for scoped, suffix, where in ((figures, "", "held-out splits"), (seen, "_seen", "in distribution")):
         table = summarise({p: list(scoped[p].values()) for p in rows if p in scoped})

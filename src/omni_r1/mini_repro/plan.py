@@ -109,16 +109,18 @@ class Settings:
         points = yaml.safe_load((self.experiment / f"{grid}.yaml").read_text())
         return [str(point["_name"]) for point in points]
 
+    def grpo_runs(self) -> dict[str, str]:
+        """Each GRPO point of a seed, in order, and the grid whose sweep trains it: the first that holds it (the
+        main grid, then the extra ones), as a later sweep skips a point an earlier one finished."""
+        runs: dict[str, str] = {}
+        for grid in (MAIN_GRID, *self.grids):
+            for name in self.grid_points(grid):
+                runs.setdefault(name, grid)
+        return runs
+
     def grpo_policies(self) -> list[str]:
         """The GRPO runs of each seed: the main one, then every point of the extra grids, each once."""
-        names = [MAIN_GRPO, *(name for grid in self.grids for name in self.grid_points(grid))]
-        return list(dict.fromkeys(names))
-
-    def policy_grid(self, policy: str) -> str:
-        """The grid whose sweep trains ``policy`` (the main grid for its point, else the first extra grid)."""
-        if policy in self.grid_points(MAIN_GRID):
-            return MAIN_GRID
-        return next(grid for grid in self.grids if policy in self.grid_points(grid))
+        return list(self.grpo_runs())
 
 
 def _python(*args: str) -> list[str]:
@@ -226,8 +228,8 @@ def plan(settings: Settings) -> list[Job]:
             (UNTRAINED, sft_config, None, []),
             (SFT, sft_config, best, [f"sft/seed{seed}"]),
         ]
-        for name in settings.grpo_policies():
-            run, trained_by = grpo / name, sweep_jobs[settings.policy_grid(name)]
+        for name, grid in settings.grpo_runs().items():
+            run, trained_by = grpo / name, sweep_jobs[grid]
             policies.append(
                 (name, ["--config", str(run / "run.yaml")], run / "checkpoints" / "last.ckpt", [trained_by])
             )
