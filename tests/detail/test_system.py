@@ -40,10 +40,12 @@ def handed(sample, completions: Sequence[str], **config) -> list[Handover]:
     return make_handovers(completions, sample, HandoverConfig(**config))
 
 
-def rewarded(completions: Sequence[str], sample, outputs: Sequence[DetailOutput], **handover):
+def rewarded(
+    completions: Sequence[str], sample, outputs: Sequence[DetailOutput], pay_for_nothing: bool = False, **handover
+):
     """The default reward of the outputs; completions of 10 tokens, so the length bonus (on by default) is 0."""
     handovers = handed(sample, completions, **handover)
-    return HierarchicalReward()(
+    return HierarchicalReward(pay_for_nothing=pay_for_nothing)(
         completions, sample, details=outputs, num_tokens=[10] * len(completions), handovers=handovers
     )
 
@@ -112,7 +114,9 @@ def test_authors_handover_intervals_and_a_moment_after_the_clip(vos_sample) -> N
     torch.testing.assert_close(terms["num"], torch.tensor([0.4, 0.0]))
     torch.testing.assert_close(terms["div"], torch.tensor([-2.9, 0.0]))
     assert terms["box"][1] == 0 and terms["mask"][1] == 0
-    assert terms["structure"][1] == pytest.approx(0.4)  # a complete moment, but not inside the clip
+    assert terms["structure"][1] == 0  # a complete moment, but not inside the clip: nothing handed over
+    authors = rewarded(completions, vos_sample, outputs, pay_for_nothing=True).terms
+    assert authors["structure"][1] == pytest.approx(0.4)  # the authors credit its JSON all the same
     # The kit's former hand-over grounded the late moment at its (clamped) start frame.
     former = {"keyframe_mode": "start", "drop_invalid_segments": False}
     outputs = DetailSystem(OracleGrounder(), BoxSegmenter()).run(vos_sample, handed(vos_sample, [late], **former))

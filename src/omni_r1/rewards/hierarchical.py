@@ -17,6 +17,12 @@ the authors' trainer where format is a separate reward (``rewards_per_func[:, 0]
 A term whose inputs are missing (no detail outputs, no predicted masks, no token counts) is left out of the
 result when its weight is 0 and is an error otherwise, so a run cannot silently train on a reward it did not
 compute. Every term is returned on its own, unweighted, for logging.
+
+Nothing pays for nothing (``docs/rewards_for_nothing.md`` tabulates every term): a rollout that gives the
+segmenter no box scores R_G = 0 (the authors make no SAM2 call then), and by default (``pay_for_nothing=False``)
+an empty answer block earns no format reward, a VOS completion that hands no keyframe over earns no structure
+credit (hence no length bonus), and a segmentation with no foreground in any frame earns R_G = 0 rather than the
+DAVIS J of its target-absent frames. ``pay_for_nothing=True`` restores the authors' values of those three.
 """
 
 from __future__ import annotations
@@ -88,6 +94,14 @@ class HierarchicalReward:
         refcocog_points: ground-truth points of the refCOCOg reward: ``"inscribed_circles"`` (the two
             inscribed-circle centres of the target's mask, as Seg-Zero and the authors' ``segzero.py``, default)
             or ``"box_centres"`` (no points: box centres stand in, the kit's former reward).
+        pay_for_nothing: ``False`` (the kit's default): a reward never pays for a completion that does nothing:
+            ``format`` is 0 for an empty ``<answer>`` block, ``structure`` is 0 for a VOS completion with no valid
+            moment (no keyframe handed over), and ``mask`` is 0 for predicted masks with no foreground in any
+            clip frame. ``True``: the authors' values (``format_reward``'s regex alone; ``time_reward_multi_time``
+            credits every JSON object; ``cal_metric``'s DAVIS J scores an empty prediction 1 on every
+            target-absent frame), which pay e.g. 0.75 × α_G for a track that lost the target on a clip where it
+            shows in 2 of 8 frames. Either way a rollout with no box for the segmenter scores ``mask`` 0, as the
+            authors' (they make no SAM2 call without a valid box).
     """
 
     def __init__(
@@ -99,6 +113,7 @@ class HierarchicalReward:
         first_boxes_only: bool = True,
         refavs_empty_target: EmptyTarget = "dummy_box",
         refcocog_points: RefCOCOgPoints = "inscribed_circles",
+        pay_for_nothing: bool = False,
     ) -> None:
         HierarchicalReward.validate_init_args(init_arguments(locals()))
         if weights is None:
@@ -112,6 +127,7 @@ class HierarchicalReward:
         self.first_boxes_only = first_boxes_only
         self.refavs_empty_target = refavs_empty_target
         self.refcocog_points = refcocog_points
+        self.pay_for_nothing = pay_for_nothing
 
     @classmethod
     def validate_init_args(cls, args: Mapping[str, Any]) -> None:
@@ -137,6 +153,7 @@ class HierarchicalReward:
         require_bool("first_boxes_only", args.get("first_boxes_only"))
         require_choice("refavs_empty_target", args.get("refavs_empty_target"), EMPTY_TARGETS)
         require_choice("refcocog_points", args.get("refcocog_points"), REFCOCOG_POINTS)
+        require_bool("pay_for_nothing", args.get("pay_for_nothing", False))
 
     def __call__(
         self,
@@ -173,6 +190,9 @@ class HierarchicalReward:
             raise ValueError(f"{len(handovers)} hand-overs for {len(completions)} completions")
         targets = ClipTargets.from_sample(sample)
         terms = {"format": format_reward_batch(completions)}
+        if not self.pay_for_nothing:
+            answered = [bool((first_answer_block(text) or "").strip()) for text in completions]
+            terms["format"] = terms["format"] * torch.tensor(answered, dtype=torch.float32)
         if sample.task == "vos":
             if handovers is None:
                 handovers = make_handovers(completions, sample, HandoverConfig())
@@ -217,6 +237,9 @@ class HierarchicalReward:
             "div": div_reward_batch(selections),
             "sal": saliency_reward_batch([selection.indices for selection in selections], targets.union_area),
         }
+        if not self.pay_for_nothing:
+            handed = torch.tensor([bool(h.keyframes) for h in handovers], dtype=torch.float32)
+            terms["structure"] = terms["structure"] * handed
         if self._available("box", details is not None, "no detail outputs were given"):
             terms["box"] = box_matching_reward_batch(
                 [detail.boxes for detail in details],
@@ -224,13 +247,21 @@ class HierarchicalReward:
                 targets,
                 first_boxes_only=self.first_boxes_only,
             )
-        # A rollout that handed nothing over ran no segmenter and scores R_G = 0.
-        masks_known = details is not None and all(d.masks is not None or not d.keyframes for d in details)
-        missing = "no detail outputs were given" if details is None else "a rollout with keyframes has no masks"
+        # A rollout that gave the segmenter no box (nothing handed over, or the grounder found nothing) scores
+        # R_G = 0: the authors make no SAM2 call then, and its empty masks must not earn J = 1 on absent frames.
+        masks_known = details is not None and all(d.masks is not None or not _prompted(d) for d in details)
+        missing = "no detail outputs were given" if details is None else "a rollout with boxes has no masks"
         if self._available("mask", masks_known, missing):
-            values = [mask_reward(d.masks, targets.union) if d.keyframes else 0.0 for d in details]
-            terms["mask"] = torch.tensor(values, dtype=torch.float32)
+            terms["mask"] = torch.tensor([self._mask_term(d, targets) for d in details], dtype=torch.float32)
         return terms
+
+    def _mask_term(self, detail: DetailOutput, targets: ClipTargets) -> float:
+        """R_G of one rollout: 0 without a box prompt, 0 for an all-empty track unless ``pay_for_nothing``."""
+        if not _prompted(detail) or detail.masks is None:
+            return 0.0
+        if not self.pay_for_nothing and not bool(detail.masks.any()):
+            return 0.0
+        return mask_reward(detail.masks, targets.union)
 
     def _avs_terms(
         self, completions: Sequence[str], targets: ClipTargets, details: Sequence[DetailOutput] | None
@@ -262,3 +293,8 @@ class HierarchicalReward:
             if points is not None:
                 points = tuple((x * sx, y * sy) for x, y in points)
         return {"refcocog": refcocog_reward_batch(completions, box, points)}
+
+
+def _prompted(detail: DetailOutput) -> bool:
+    """Whether the rollout gave the segmenter at least one box (the authors' ``has_valid_bbox``)."""
+    return any(as_boxes(boxes, "detail boxes").shape[0] > 0 for boxes in detail.boxes)
