@@ -155,7 +155,9 @@ def test_avs(make_sample: Callable[..., VideoSample]) -> None:
     assert set(out.terms) == {"format", "refavs", "length"}
     torch.testing.assert_close(out.terms["refavs"], torch.tensor([0.5, 0.0, 0.0]))
     torch.testing.assert_close(out.total, torch.tensor([1.5, 0.0, 0.0]))  # an empty answer earns no format either
-    authors = HierarchicalReward(pay_for_nothing=True)(completions, make_sample("avs"), details=details, num_tokens=SHORT)
+    authors = HierarchicalReward(pay_for_nothing=True)(
+        completions, make_sample("avs"), details=details, num_tokens=SHORT
+    )
     torch.testing.assert_close(authors.total, torch.tensor([1.5, 1.0, 0.0]))
 
 

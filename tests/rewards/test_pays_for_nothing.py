@@ -90,7 +90,9 @@ def test_an_empty_track_from_real_boxes_scores_zero_unless_authors(make_sample: 
     text = f"<think>t</think><answer>{moment('00:01.50', '00:01.50')}</answer>"  # frame 3: target visible
     detail = vos_detail(sample, text, [torch.tensor([[0.0, 0.0, 1.0, 1.0]])], torch.zeros(8, 8, 8, dtype=torch.bool))
     assert score(sample, text, detail)["mask"] == 0.0
-    assert score(sample, text, detail, pay_for_nothing=True)["mask"] == pytest.approx(6 / 8)  # cal_metric: J = 1 on absent frames
+    assert score(sample, text, detail, pay_for_nothing=True)["mask"] == pytest.approx(
+        6 / 8
+    )  # cal_metric: J = 1 on absent frames
 
 
 def test_a_real_track_keeps_the_davis_credit_for_absent_frames(make_sample: Callable[..., VideoSample]) -> None:
