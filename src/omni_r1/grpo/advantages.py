@@ -102,6 +102,13 @@ def group_advantages(
     return advantages.flatten()  # (B*G,)
 
 
+def zero_spread_groups(rewards: Tensor, group_size: int) -> Tensor:
+    """``(B,)`` whether each group's rewards are all equal (no advantage, no signal): the test behind
+    ``frac_reward_zero_std`` and DAPO's dynamic-sampling filter. A group of one counts as zero-spread."""
+    grouped = _grouped(rewards, group_size)  # (B, G)
+    return (grouped == grouped[:, :1]).all(dim=1)
+
+
 def group_reward_stats(rewards: Tensor, group_size: int) -> dict[str, Tensor]:
     """Summaries of the group structure worth logging every step.
 
@@ -121,7 +128,7 @@ def group_reward_stats(rewards: Tensor, group_size: int) -> dict[str, Tensor]:
         ValueError: on the same malformed input as :func:`group_advantages`.
     """
     grouped = _grouped(rewards, group_size)  # (B, G)
-    constant = (grouped == grouped[:, :1]).all(dim=1, keepdim=True)  # (B, 1)
+    constant = zero_spread_groups(rewards, group_size)[:, None]  # (B, 1)
     std = _group_std(grouped, constant)  # (B, 1)
     return {
         "frac_reward_zero_std": constant.to(grouped.dtype).mean(),

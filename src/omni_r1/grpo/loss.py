@@ -18,6 +18,11 @@ How the token losses are averaged (``loss_type``) decides how long and short com
 part of the step's tokens; passing the step's total (token count for ``bnpo``/``dapo``, sequence count for ``grpo``
 and ``dr_grpo``, summed over micro-batches and ranks) makes the micro-batch losses add up to the full-batch loss.
 DDP averages gradients over ranks, so a caller passing a global count should multiply the loss by the world size.
+
+Two exploration terms are optional (both off by default, where the loss is the paper's): ``pg_mask`` keeps the
+clipped surrogate on some tokens only (the high-entropy tokens of Wang et al. 2025, see
+:mod:`omni_r1.grpo.exploration`), and ``entropy_coef`` subtracts an entropy bonus aggregated like the token losses
+(verl's ``entropy_coeff``: ``loss = pg_loss − coef · agg(entropy)``).
 """
 
 from __future__ import annotations
@@ -98,6 +103,9 @@ def policy_loss(
     beta: float = 0.0,
     max_completion_length: int | None = None,
     num_items_in_batch: float | None = None,
+    pg_mask: Tensor | None = None,
+    entropy: Tensor | None = None,
+    entropy_coef: float = 0.0,
 ) -> tuple[Tensor, dict[str, Tensor]]:
     """Clipped GRPO surrogate with optional k3 penalty, aggregated as ``loss_type`` asks.
 
@@ -119,6 +127,12 @@ def policy_loss(
             divide the token-loss sum by it (total masked tokens); ``grpo`` divides the sum of per-sequence means by
             it (total sequences); ``dr_grpo`` divides by it × ``max_completion_length`` (total sequences). A 0-dim
             tensor (e.g. from an all-reduce) works too. ``None`` uses the local count, exact without accumulation.
+        pg_mask: ``(B, T)`` tokens whose clipped surrogate counts (TRL's entropy mask: the surrogate is zeroed
+            elsewhere, the KL penalty is not, and the normaliser stays that of ``mask``); ``None`` keeps all.
+        entropy: ``(B, T)`` entropy of the policy's full next-token distribution at each position, differentiable;
+            needed when ``entropy_coef != 0``, ignored otherwise.
+        entropy_coef: weight of the entropy bonus; the loss becomes ``loss − entropy_coef · agg(entropy)`` with
+            ``agg`` the aggregation of ``loss_type`` over ``mask`` (and ``num_items_in_batch``), as in verl.
 
     Returns:
         ``(loss, metrics)``: the scalar loss to backpropagate, and detached 0-dim metrics: ``kl`` (masked mean k3,
@@ -142,6 +156,11 @@ def policy_loss(
         raise ValueError(f"max_completion_length must be a positive int, got {max_completion_length}")
     if num_items_in_batch is not None and not num_items_in_batch > 0:
         raise ValueError(f"num_items_in_batch must be > 0, got {num_items_in_batch}")
+    if entropy_coef != 0 and entropy is None:
+        raise ValueError(f"entropy_coef={entropy_coef} needs the per-token entropy, got None")
+    for name, tensor in (("pg_mask", pg_mask), ("entropy", entropy if entropy_coef != 0 else None)):
+        if tensor is not None and tensor.shape != logps.shape:
+            raise ValueError(f"{name} must have the shape of logps {tuple(logps.shape)}, got {tuple(tensor.shape)}")
 
     weights = mask.to(logps.dtype)  # (B, T)
     trained = weights != 0
@@ -153,6 +172,8 @@ def policy_loss(
     adv = advantages.to(logps.dtype).unsqueeze(1)  # (B, 1)
     clipped = ratio.clamp(1 - epsilon_low, 1 + epsilon_high)
     token_loss = -torch.minimum(ratio * adv, clipped * adv)  # (B, T)
+    if pg_mask is not None:
+        token_loss = torch.where(pg_mask.bool(), token_loss, zeros)
 
     kl = zeros
     if ref_logps is not None:
@@ -161,6 +182,11 @@ def policy_loss(
             token_loss = token_loss + beta * kl
 
     loss = _aggregate(token_loss, weights, loss_type, max_completion_length, num_items_in_batch)
+    if entropy_coef != 0:
+        bonus = _aggregate(
+            torch.where(trained, entropy, zeros), weights, loss_type, max_completion_length, num_items_in_batch
+        )
+        loss = loss - entropy_coef * bonus
 
     with torch.no_grad():
         low = (ratio < 1 - epsilon_low) & (adv < 0)

@@ -1,4 +1,4 @@
-"""Token sampling for the policies' decoding loops: temperature and exact top-p without a sort, and the loop itself.
+"""Token sampling for the policies' decoding loops: temperature, top-k and exact top-p without a sort, and the loop.
 
 Both policies prefill each prompt once, repeat its KV cache for the G completions and then decode one token per
 forward (:func:`decode_with_cache`); ``transformers``' ``generate`` would prefill every copy. What a decoding step
@@ -56,6 +56,15 @@ def _draw_sorted_nucleus(probs: Tensor, top_p: float) -> Tensor:
     return order.gather(-1, _draw(sorted_probs.masked_fill(mass_above >= top_p, 0.0))[:, None]).squeeze(-1)
 
 
+def keep_top_k(logits: Tensor, top_k: int | None) -> Tensor:
+    """``logits`` with every token less likely than its row's ``top_k``-th set to ``-inf`` (``transformers``'
+    ``TopKLogitsWarper``: ties with the k-th value are kept; ``top_k`` above the vocabulary keeps everything)."""
+    if top_k is None or top_k >= logits.shape[-1]:
+        return logits
+    kth = logits.topk(top_k, dim=-1).values[..., -1:]  # (N, 1)
+    return logits.masked_fill(logits < kth, float("-inf"))
+
+
 def sample_next_token(
     logits: Tensor,
     *,
@@ -64,8 +73,10 @@ def sample_next_token(
     top_p: float = 1.0,
     forbidden: Tensor | None = None,
     rejection_rounds: int = REJECTION_ROUNDS,
+    top_k: int | None = None,
 ) -> Tensor:
-    """``(N,)`` next tokens from ``(N, V)`` logits: forbidden ids removed, then greedy or temperature + nucleus.
+    """``(N,)`` next tokens from ``(N, V)`` logits: forbidden ids removed, then greedy or temperature, top-k and
+    nucleus, in ``transformers``' order (the nucleus is taken of the top-k-renormalised distribution).
 
     Nucleus sampling draws from the full distribution and redraws the rows whose token falls outside the nucleus
     (see :func:`in_nucleus`). Accepted draws follow the nucleus-renormalised distribution exactly, a draw is
@@ -77,7 +88,7 @@ def sample_next_token(
         logits = logits.index_fill(-1, forbidden, float("-inf"))
     if not do_sample:
         return logits.argmax(dim=-1)
-    probs = divide_by_temperature(logits, temperature).softmax(dim=-1)  # (N, V)
+    probs = keep_top_k(divide_by_temperature(logits, temperature), top_k).softmax(dim=-1)  # (N, V)
     token = _draw(probs)
     if top_p >= 1.0:
         return token
@@ -104,6 +115,7 @@ def decode_with_cache(
     do_sample: bool = True,
     temperature: float | Tensor = 1.0,
     top_p: float = 1.0,
+    top_k: int | None = None,
 ) -> Tensor:
     """Sample up to ``max_new_tokens`` tokens per row, stopping early once every row has emitted an EOS.
 
@@ -118,6 +130,7 @@ def decode_with_cache(
         do_sample: sample (else greedy).
         temperature: softmax temperature when sampling, or an ``(N,)`` tensor of per-row temperatures.
         top_p: nucleus mass when sampling.
+        top_k: keep only the ``top_k`` most likely tokens before the nucleus (``None``: no top-k).
 
     Returns:
         ``(N, C)`` sampled ids, ``C <= max_new_tokens``; rows are padded after their first EOS.
@@ -129,7 +142,7 @@ def decode_with_cache(
     tokens = []
     for i in range(max_new_tokens):
         token = sample_next_token(
-            logits, do_sample=do_sample, temperature=temperature, top_p=top_p, forbidden=forbidden
+            logits, do_sample=do_sample, temperature=temperature, top_p=top_p, forbidden=forbidden, top_k=top_k
         )
         token = token.masked_fill(done, pad_token_id)  # (N,) finished rows only pad
         tokens.append(token)

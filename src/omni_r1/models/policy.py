@@ -71,10 +71,12 @@ class SamplingPolicy(nn.Module):
         temperature: float | Tensor = 1.0,
         top_p: float = 0.95,
         do_sample: bool = True,
+        top_k: int | None = None,
     ) -> Rollouts:
         """Sample ``num_generations`` completions per prompt, never a forbidden token (placeholders, special
         tokens); everything after a completion's first EOS is masked out. ``temperature`` may be a ``(B*G,)``
-        tensor, one per completion row (prompt by prompt), which only the built-in loop can sample with."""
+        tensor, one per completion row (prompt by prompt), which only the built-in loop can sample with.
+        ``top_k`` keeps the ``top_k`` most likely tokens before ``top_p`` (``None``: off)."""
         if num_generations < 1 or max_new_tokens < 1:
             raise ValueError(
                 f"num_generations and max_new_tokens must be >= 1, got {num_generations}, {max_new_tokens}"
@@ -85,12 +87,16 @@ class SamplingPolicy(nn.Module):
             raise ValueError("per-row temperatures need the built-in sampler: set hf_generate to false")
         if not 0 < top_p <= 1:
             raise ValueError(f"top_p must be in (0, 1], got {top_p}")
+        if top_k is not None and not (isinstance(top_k, int) and top_k >= 1):
+            raise ValueError(f"top_k must be a positive int or None, got {top_k}")
         prompt = samples if isinstance(samples, PromptBatch) else self.encode(samples)
         ids, mask = prompt.inputs["input_ids"], prompt.inputs["attention_mask"]
         was_training = self.model.training
         self.model.eval()
         try:
-            settings = dict(max_new_tokens=max_new_tokens, do_sample=do_sample, temperature=temperature, top_p=top_p)
+            settings = dict(
+                max_new_tokens=max_new_tokens, do_sample=do_sample, temperature=temperature, top_p=top_p, top_k=top_k
+            )
             if self.hf_generate:
                 completion_ids = self._generate_hf(prompt, num_generations, **settings)
             else:
@@ -116,13 +122,14 @@ class SamplingPolicy(nn.Module):
         do_sample: bool,
         temperature: float,
         top_p: float,
+        top_k: int | None = None,
     ) -> Tensor:
         out = self.model.generate(
             **self._generation_inputs(prompt),
             do_sample=do_sample,
             temperature=temperature if do_sample else None,
             top_p=top_p if do_sample else None,
-            top_k=None,
+            top_k=top_k if do_sample else None,
             max_new_tokens=max_new_tokens,
             num_return_sequences=num_generations,
             bad_words_ids=[[i] for i in self.forbidden_token_ids] or None,
@@ -143,9 +150,14 @@ class SamplingPolicy(nn.Module):
         temperature: float | Tensor = 1.0,
         model: nn.Module | None = None,
         return_entropy: bool = False,
+        entropy_grad: bool = False,
     ) -> Tensor | tuple[Tensor, Tensor]:
         """``(N, C)`` log-probabilities of the sampled tokens at the sampling temperature (and, with
         ``return_entropy``, each position's entropy); ``temperature`` may be an ``(N,)`` tensor, one per row.
+
+        Both are of the full temperature-scaled distribution: the top-k / top-p truncation of sampling is not
+        applied (as in TRL and verl). ``entropy_grad`` keeps the entropy differentiable (an entropy bonus);
+        otherwise it is a detached logging signal.
 
         ``model`` scores with other weights (a frozen reference copy); with LoRA, wrap the call in
         :meth:`adapters_disabled` instead.
@@ -153,7 +165,7 @@ class SamplingPolicy(nn.Module):
         logits = self._completion_logits(prompt, rollouts, model if model is not None else self.model)
         logits = divide_by_temperature(logits.float(), temperature)
         logps = selective_log_softmax(logits, rollouts.completion_ids)
-        return (logps, token_entropy(logits)) if return_entropy else logps
+        return (logps, token_entropy(logits, grad=entropy_grad)) if return_entropy else logps
 
     @contextmanager
     def adapters_disabled(self) -> Iterator[None]:

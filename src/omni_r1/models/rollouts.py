@@ -100,11 +100,12 @@ def selective_log_softmax(logits: Tensor, index: Tensor) -> Tensor:
     return torch.stack(rows)
 
 
-@torch.no_grad()
-def token_entropy(logits: Tensor) -> Tensor:
-    """``(N, C)`` entropy of each position's sampling distribution (a logging signal: no gradient), row by row."""
-    rows = []
-    for row in logits:
-        logp = torch.log_softmax(row, dim=-1)
-        rows.append(-(logp.exp() * logp).sum(dim=-1))
-    return torch.stack(rows)
+def token_entropy(logits: Tensor, *, grad: bool = False) -> Tensor:
+    """``(N, C)`` entropy of each position's full next-token distribution, row by row: a logging signal without
+    gradient, or differentiable with ``grad`` (an entropy bonus; only where autograd is enabled anyway)."""
+    with torch.set_grad_enabled(grad and torch.is_grad_enabled()):
+        rows = []
+        for row in logits:
+            logp = torch.log_softmax(row, dim=-1)
+            rows.append(-(logp.exp() * logp).sum(dim=-1))
+        return torch.stack(rows)

@@ -9,7 +9,14 @@ from omni_r1.answer.handover import HandoverConfig
 from omni_r1.grpo.advantages import SCALES
 from omni_r1.grpo.loss import LOSS_TYPES
 from omni_r1.rewards.hierarchical import TASK_TERMS
-from omni_r1.validation import require, require_choice, require_int, require_number, validate_nested
+from omni_r1.validation import (
+    require,
+    require_bool,
+    require_choice,
+    require_int,
+    require_number,
+    validate_nested,
+)
 
 TASKS = tuple(TASK_TERMS)  # the tasks a prompt can have, for task_temperatures
 
@@ -44,4 +51,10 @@ def check_grpo_args(args: Mapping[str, Any]) -> None:
     require_number("std_floor", args.get("std_floor"), minimum=0, exclusive_minimum=True, optional=True)
     require_int("micro_batch_size", args.get("micro_batch_size"), minimum=1, optional=True, note="null: all")
     require_number("max_grad_norm", args.get("max_grad_norm"), minimum=0, exclusive_minimum=True, optional=True)
+    require_int("top_k", args.get("top_k"), minimum=1, optional=True, note="null: no top-k")
+    require_number("entropy_coef", args.get("entropy_coef"), minimum=0, note="0: no entropy bonus")
+    keep = args.get("top_entropy_quantile")
+    require_number("top_entropy_quantile", keep, minimum=0, maximum=1, exclusive_minimum=True, note="1: all tokens")
+    require_bool("dynamic_sampling", args.get("dynamic_sampling"))
+    require_int("dynamic_sampling_max_draws", args.get("dynamic_sampling_max_draws"), minimum=0)
     validate_nested("handover", HandoverConfig, args.get("handover"))

@@ -3,8 +3,10 @@
 Keys are ``train/…``: ``reward``, ``reward_std``, ``frac_reward_zero_std`` (groups whose rewards are all equal:
 no advantage, no signal), ``rewards/<term>/{mean,std}``, ``completions/{mean,min,max}_length``, ``completions/tokens``
 (generated tokens of the batch), ``completions/clipped_ratio`` (rollouts that hit the token limit),
-``advantage_abs_mean``, and, for a batch that ended an update, ``loss`` and the loss metrics (KL, clip fractions,
-entropy, ``grad_norm``).
+``advantage_abs_mean``, ``distinct_completions`` (distinct texts per group, mean over groups) and
+``frac_groups_one_answer`` (groups whose G completions are one text), and, for a batch that ended an update,
+``loss`` and the loss metrics (KL, clip fractions, ``entropy``: the token mean entropy of the policy's full
+next-token distribution over the completion tokens, ``grad_norm``; with dynamic sampling ``dynamic_sampling/…``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import torch
 from torch import Tensor
 
 from omni_r1.grpo.advantages import group_reward_stats
+from omni_r1.grpo.exploration import completion_diversity
 
 
 def step_metrics(
@@ -50,4 +53,6 @@ def step_metrics(
     ended = (rollouts.completion_ids == eos[:, None, None]).any(0).any(1)
     values["train/completions/clipped_ratio"] = 1.0 - ended.float().mean()
     values["train/advantage_abs_mean"] = advantages.abs().mean()
+    for name, value in completion_diversity(rollouts.texts, group_size).items():
+        values[f"train/{name}"] = value
     return values

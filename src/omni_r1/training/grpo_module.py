@@ -23,15 +23,17 @@ from omni_r1.answer.outputs import DetailOutput
 from omni_r1.data.types import ProcessedBatch, VideoSample
 from omni_r1.detail.system import DetailSystem
 from omni_r1.grpo.advantages import SCALES, group_advantages
-from omni_r1.grpo.loss import LOSS_TYPES, policy_loss
+from omni_r1.grpo.loss import LOSS_TYPES
 from omni_r1.models.global_system import GlobalSystem
 from omni_r1.models.rollouts import PromptBatch, Rollouts
 from omni_r1.models.text_policy import TextPolicy
 from omni_r1.rewards.hierarchical import HierarchicalReward
 from omni_r1.training.clipping import clip_grad_norm
+from omni_r1.training.dynamic_sampling import DynamicSampler, rank_min
 from omni_r1.training.experience import Experience, score_groups
 from omni_r1.training.grpo_checks import check_grpo_args
 from omni_r1.training.grpo_metrics import step_metrics
+from omni_r1.training.micro_batch import micro_batch_loss, update_entropy_threshold
 from omni_r1.training.optim import NO_DECAY, policy_optimizers
 from omni_r1.training.preprocessing import share_preprocessor
 from omni_r1.training.reference import ReferencePolicy
@@ -65,6 +67,20 @@ class GRPOModule(L.LightningModule):
             prompts use the same temperature 1 as the rest); ``{"avs": 0.45}`` is their ``FUSE_TEMPERATURE="true"``
             variant (``AVS_TEMPERATURE``), for which their log-probs, unlike these, stay at temperature 1.
         top_p: nucleus sampling threshold (0.95 in the paper).
+        top_k: keep only the ``top_k`` most likely tokens before ``top_p`` (``transformers``' order: temperature,
+            top-k, top-p). Log-probs and entropies stay those of the full temperature-scaled distribution, as for
+            ``top_p`` (TRL's and verl's convention). ``None`` (default, the paper): no top-k.
+        entropy_coef: entropy bonus (verl's ``entropy_coeff``): ``loss −= entropy_coef · agg(H)``, ``H`` the
+            entropy of the policy's full next-token distribution at each completion token, ``agg`` the
+            ``loss_type`` aggregation of the token losses. 0 (default, the paper) adds no term and no gradient.
+        top_entropy_quantile: TRL's key (Wang et al. 2025, "Beyond the 80/20 rule"): the fraction of completion
+            tokens, the highest-entropy ones of the update's batch, whose clipped surrogate counts; the KL term is
+            not masked and the normaliser is unchanged (TRL's). 1.0 (default, the paper) keeps every token.
+        dynamic_sampling: DAPO's dynamic sampling (verl's ``filter_groups``): groups whose rewards are all equal
+            are dropped and further batches of the training loader drawn until the update holds a batch's worth
+            of groups (see :mod:`omni_r1.training.dynamic_sampling`). ``False`` (default, the paper): off.
+        dynamic_sampling_max_draws: extra generation batches an update may draw at most; after them it updates
+            on the groups kept so far, or skips the update if none.
         beta: weight of the k3 KL penalty to the reference policy (0.04 in the paper; 0 skips the reference).
         loss_type: aggregation of per-token losses: ``grpo`` (paper), ``bnpo``, ``dapo`` or ``dr_grpo``.
         epsilon_low: lower PPO clip range (ratio ≥ 1 − ε_low).
@@ -108,6 +124,11 @@ class GRPOModule(L.LightningModule):
         std_floor: float | None = None,
         micro_batch_size: int | None = None,
         max_grad_norm: float | None = 5.0,
+        top_k: int | None = None,
+        entropy_coef: float = 0.0,
+        top_entropy_quantile: float = 1.0,
+        dynamic_sampling: bool = False,
+        dynamic_sampling_max_draws: int = 3,
     ) -> None:
         GRPOModule.validate_init_args(init_arguments(locals()))
         super().__init__()
@@ -134,6 +155,11 @@ class GRPOModule(L.LightningModule):
         self.max_grad_norm = max_grad_norm
         self.accumulate_batches = accumulate_batches
         self.no_weight_decay = tuple(no_weight_decay)
+        self.top_k = top_k
+        self.entropy_coef = entropy_coef
+        self.top_entropy_quantile = top_entropy_quantile
+        sampling = (num_generations, accumulate_batches, dynamic_sampling_max_draws, scale_rewards, std_floor)
+        self.sampler = DynamicSampler(*sampling) if dynamic_sampling else None  # DAPO's kept groups of a window
         self._pending: list[Experience] = []  # generation batches waiting for this optimizer step
         # The KL reference, also the S2 grounder's weights when it grounds with the initial policy and there are no
         # adapters to switch off: then a frozen copy is kept even at β = 0.
@@ -213,6 +239,7 @@ class GRPOModule(L.LightningModule):
             max_new_tokens=self.max_new_tokens,
             temperature=temperature,
             top_p=self.top_p,
+            top_k=self.top_k,
         )
         handovers = None
         if isinstance(self.reward, HierarchicalReward) or self.detail is not None:
@@ -256,29 +283,14 @@ class GRPOModule(L.LightningModule):
         grad_norms: list[Tensor] = []
         for _ in range(self.num_iterations):
             optimizer.zero_grad()
+            threshold = update_entropy_threshold(self, exps, masks) if self.top_entropy_quantile < 1 else None
             for exp, mask, part in (
                 (exp, mask, part) for exp, mask in zip(exps, masks) for part in self._micro_batches(mask.shape[0])
             ):
-                logps, entropy = self.policy.completion_logps(
-                    exp.prompt, exp.rollouts[part], temperature=self._rows(exp.temperature, part), return_entropy=True
-                )
-                loss, metrics = policy_loss(
-                    logps,
-                    exp.old_logps[part] if exp.old_logps is not None else None,
-                    exp.ref_logps[part] if exp.ref_logps is not None else None,
-                    exp.advantages[part],
-                    mask[part],
-                    loss_type=self.loss_type,
-                    epsilon_low=self.epsilon_low,
-                    epsilon_high=self.epsilon_high,
-                    beta=self.beta,
-                    max_completion_length=self.max_new_tokens,
-                    num_items_in_batch=num_items,
-                )
+                loss, metrics = micro_batch_loss(self, exp, mask, part, num_items, threshold)
                 # DDP averages gradients over ranks; the loss is already normalised by the global count.
                 self.manual_backward(loss * world)
                 total_loss += loss.detach()
-                metrics["entropy"] = (entropy * mask[part]).sum() / mask[part].sum().clamp(min=1)
                 for name, value in metrics.items():
                     sums[name] = sums.get(name, 0.0) + value * mask[part].sum()
             if self.max_grad_norm is not None:  # through the FSDP root when sharded: Lightning's clip refuses FSDP
@@ -295,6 +307,8 @@ class GRPOModule(L.LightningModule):
     def training_step(self, batch: list[VideoSample] | ProcessedBatch, batch_idx: int) -> Tensor | None:
         exp = self.make_experience(batch)
         self.last_experience = exp  # read by the callbacks: completions table, collaboration media
+        if self.sampler is not None:
+            return self._dynamic_step(exp)
         self._pending.append(exp)
         if len(self._pending) < self.accumulate_batches:  # rewards are logged per batch, the update once per step
             self._log_step(exp, {}, None)
@@ -302,6 +316,17 @@ class GRPOModule(L.LightningModule):
         pending, self._pending = self._pending, []
         loss, metrics = self.update(pending)
         self._log_step(exp, metrics, loss)
+        return loss
+
+    def _dynamic_step(self, exp: Experience) -> Tensor | None:
+        """Keep ``exp``'s groups with a reward spread; update once the window closes (dynamic sampling)."""
+        self.sampler.add(exp)
+        if not self.sampler.ready(rank_min(self)):
+            self._log_step(exp, {}, None)
+            return None
+        pending, stats = self.sampler.take(rank_min(self))
+        loss, metrics = self.update(pending) if pending else (None, {})
+        self._log_step(exp, {**metrics, **{f"dynamic_sampling/{k}": v for k, v in stats.items()}}, loss)
         return loss
 
     # ------------------------------------------------------------------ logging
