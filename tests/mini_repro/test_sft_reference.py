@@ -62,6 +62,51 @@ def test_the_recipes_sft_module_trains_on_the_rewrite(root: Path) -> None:
     pickle.dumps(module.preprocessor)  # the loader workers run it
     dataset = ReVOSDataset(root / "revos", "train", True, min_frames=10, max_frames=10)
     batch = module.preprocessor([dataset[0], dataset[1]])
-    assert batch.responses == [rewrite_answer(s, module.handover.max_keyframes) for s in batch.samples]
+    words = module.description
+    assert batch.responses == [rewrite_answer(s, module.handover.max_keyframes, words) for s in batch.samples]
     loss = module._loss(batch)
     assert torch.isfinite(loss) and loss.requires_grad
+
+
+@pytest.fixture(scope="module")
+def module():
+    config = resolved_config(
+        [
+            "--config",
+            str(EXPERIMENT / "sft.yaml"),
+            "--model.init_args.policy.init_args.model_name_or_path",
+            "tiny://qwen2.5-omni",
+        ]
+    )
+    return instantiate_model(config["model"])
+
+
+def test_colour_descriptions_name_the_colour_only_and_still_ground(root: Path) -> None:
+    grounder = ColourShapeGrounder()
+    dataset = ReVOSDataset(root / "revos", "train", True, min_frames=10, max_frames=10)
+    for sample in (dataset[i] for i in range(len(dataset))):
+        name = target_description(sample, "colour")
+        colour, kind = target_description(sample).split()[1:]
+        assert name == f"the {colour} shape"
+        frame = int(sample.s1_indices[int(sample.masks[0, sample.s1_indices].flatten(1).any(1).nonzero()[0])])
+        assert grounder.ground([sample.frames[frame]], [name])[0].shape == (1, 4)  # colours are distinct per clip
+
+
+def test_description_weights_mark_the_looks_words_and_equal_weights_are_the_plain_loss(module, root: Path) -> None:
+    dataset = ReVOSDataset(root / "revos", "train", True, min_frames=10, max_frames=10)
+    batch = module.preprocessor([dataset[0], dataset[1]])
+    plain = module.policy.sft_loss(batch)
+    ones = [torch.ones(len(module._weights(text))) for text in batch.responses]
+    torch.testing.assert_close(module.policy.sft_loss(batch, weights=ones), plain)
+    module.description_weight = 7.0
+    try:
+        text = batch.responses[0]
+        weights = module._weights(text)
+        tokenizer = module.policy.tokenizer
+        ids = tokenizer(text + "<|im_end|>", add_special_tokens=False)["input_ids"]
+        marked = "".join(tokenizer.decode([i]) for i, w in zip(ids, weights) if w == 7.0)
+        colour = target_description(batch.samples[0], module.description).split()[1]
+        assert marked.replace(" ", "") == colour * (1 + module.handover.max_keyframes)  # <think> + each moment
+        assert not torch.allclose(module._loss(batch), plain)
+    finally:
+        module.description_weight = 1.0

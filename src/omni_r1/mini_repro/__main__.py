@@ -26,6 +26,7 @@ import time
 from typing import Any
 
 from omni_r1.mini_repro.plan import (
+    CONSTANTS,
     MAIN_GRPO,
     REFERENCE,
     SCOPES,
@@ -68,8 +69,22 @@ def _figures(settings: Settings, scope: str = "eval") -> dict[str, dict[int, dic
     return out
 
 
+def best_constant(settings: Settings, scope: str) -> tuple[str, float] | None:
+    """The constant answer (one description for every audio prompt) with the highest audio J&F on ``scope``'s
+    audio split, and that J&F; ``None`` before those evaluations ran."""
+    scores = {}
+    for colour in CONSTANTS:
+        path = settings.out / "constant" / scope / colour / "audio" / "scores.json"
+        if path.is_file():
+            scores[f"the {colour} shape"] = float(json.loads(path.read_text())["JF"])
+    if not scores:
+        return None
+    name = max(scores, key=scores.__getitem__)
+    return name, scores[name]
+
+
 def _policies_table(
-    settings: Settings, figures: dict[str, dict[int, dict[str, float]]], title: str
+    settings: Settings, figures: dict[str, dict[int, dict[str, float]]], title: str, scope: str = "eval"
 ) -> tuple[dict[str, Any], list[str]]:
     """The summary and the markdown lines of one Tables 1-2 table (untrained, SFT, SFT→GRPO, the ceiling)."""
     rows = ((UNTRAINED, UNTRAINED), (SFT, SFT), (MAIN_GRPO, GRPO_LABEL), (REFERENCE, REFERENCE_LABEL))
@@ -81,6 +96,14 @@ def _policies_table(
     if SFT in figures and MAIN_GRPO in figures:
         keys = ("overall/JF", "referring/JF", "temporal/JF", "audio/JF", "keyframes/hit")
         lines.append(f"- {GRPO_LABEL} − SFT, paired by seed: {paired(figures[SFT], figures[MAIN_GRPO], keys)}")
+    constant = best_constant(settings, scope)
+    if constant is not None:
+        name, value = constant
+        beats = {label: f"{summary[label]['audio/JF']}" for label in (SFT, GRPO_LABEL) if label in summary}
+        lines.append(
+            f"- best constant answer on the audio prompts ({name!r} for every prompt): audio J&F {value:.1f}; "
+            + ", ".join(f"{label} {v}" for label, v in beats.items())
+        )
     if REFERENCE_LABEL in summary:
         lines.append(
             f"- {REFERENCE_LABEL}: what the same Detail system and scoring give the answers a perfect S1 would write "
@@ -118,7 +141,7 @@ def write_report(settings: Settings) -> str:
     (settings.out / "results_seen.json").write_text(json.dumps(seen, indent=2) + "\n")
     summary, lines = _policies_table(settings, figures, "Held-out splits (other clips, unseen colour/kind pairs)")
     seen_summary, seen_lines = _policies_table(
-        settings, seen, "In distribution (other clips, the training pairs; null S: no null split here)"
+        settings, seen, "In distribution (other clips, the training pairs; null S: no null split here)", "eval_seen"
     )
     if seen:
         lines += ["", *seen_lines]

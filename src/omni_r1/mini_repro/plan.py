@@ -2,7 +2,10 @@
 
 Per seed S (all paths under the run folder ``OUT``):
 
-- ``sft``: ``python -m omni_r1.fit --config sft.yaml`` into ``OUT/seedS/sft`` (resumes from its ``last.ckpt``);
+- ``sft_referring``: ``python -m omni_r1.fit --config sft_referring.yaml`` (the curriculum's first half: referring
+  prompts only) into ``OUT/seedS/sft_referring``, its ``last.ckpt`` exported to ``OUT/seedS/sft_referring/policy``;
+- ``sft``: ``python -m omni_r1.fit --config sft.yaml`` from that policy into ``OUT/seedS/sft`` (every prompt type;
+  resumes from its ``last.ckpt``);
 - ``export``: ``python -m omni_r1.export`` of its ``best.ckpt`` (best validation loss) to ``OUT/seedS/sft/policy``;
 - ``grpo``: ``python -m omni_r1.sweep --config grpo.yaml --grid grpo_grid.yaml`` into ``OUT/seedS/grpo/<point>``
   from that policy (a stopped point resumes from its ``last.ckpt``); after it, one sweep per extra grid of the
@@ -14,7 +17,8 @@ Per seed S (all paths under the run folder ``OUT``):
 
 Once per run (it needs no training): ``python -m omni_r1.mini_repro.reference_eval``, the reference answers through
 the same Detail system and scoring, into ``OUT/reference/eval/<split>`` and ``OUT/reference/eval_seen/<split>``
-(the tables' ceiling rows).
+(the tables' ceiling rows); and each constant answer (:data:`CONSTANTS`, one colour for every prompt) on the audio
+split into ``OUT/constant/<scope>/<colour>/audio``: the best of them is what a policy that ignores the sound gets.
 
 A job that finished leaves ``DONE.json`` (its wall time) in its folder and is skipped when the run starts again.
 """
@@ -41,6 +45,7 @@ REFERENCE_SEED = 0  # the data flags' seed of the reference row (the answers the
 SCOPES: dict[str, dict[str, EvalSplit]] = {"eval": EVAL_SPLITS, "eval_seen": SEEN_SPLITS}
 MAIN_GRPO = "R_K+R_A+R_G"  # the point of grpo_grid.yaml: the hierarchical reward, every term on
 MAIN_GRID = "grpo_grid"  # the grid of the main GRPO stage; extra grids (table4, variants) run after it
+CONSTANTS = ("red", "green", "blue", "yellow", "purple")  # "the <colour> shape" for every audio prompt
 
 
 @dataclass
@@ -182,6 +187,22 @@ def _reference_evaluation(settings: Settings, scope: str, out: Path) -> list[lis
     ]
 
 
+def _constant_evaluation(settings: Settings, scope: str, out: Path) -> list[list[str]]:
+    """Every constant answer of :data:`CONSTANTS` on the audio split of ``scope``."""
+    split = SCOPES[scope]["audio"]
+    config = ["--config", str(settings.experiment / "sft.yaml")]
+    return [
+        _python(
+            "omni_r1.mini_repro.reference_eval",
+            *config,
+            "--constant",
+            f"the {colour} shape",
+            *_split_flags(settings, split, out / colour / "audio", REFERENCE_SEED),
+        )
+        for colour in CONSTANTS
+    ]
+
+
 def plan(settings: Settings) -> list[Job]:
     """Every job of the run, in the order they are preferred when several can start."""
     exp, jobs = settings.experiment, []
@@ -197,7 +218,20 @@ def plan(settings: Settings) -> list[Job]:
             policy,
         ]
 
-        def fit_sft(seed: int = seed, sft: Path = sft, config: list[str] = sft_config) -> list[list[str]]:
+        first = root / "sft_referring"
+
+        def fit_referring(seed: int = seed, first: Path = first, config: list[str] = sft_config) -> list[list[str]]:
+            config = ["--config", str(exp / "sft_referring.yaml"), *config[2:]]
+            command = _python("omni_r1.fit", *config, *data_flags(settings, seed, {"revos": "revos"}))
+            command += ["--trainer.default_root_dir", str(first), *_resume(first)]
+            saved = first / "logs" / "version_0" / "config.yaml"
+            last = first / "checkpoints" / "last.ckpt"
+            export = ["--ckpt", str(last), "--config", str(saved), "--out", str(first / "policy")]
+            return [command, _python("omni_r1.export", *export)]
+
+        def fit_sft(seed: int = seed, sft: Path = sft, first: Path = first) -> list[list[str]]:
+            config = ["--config", str(exp / "sft.yaml")]
+            config += ["--model.init_args.policy.init_args.model_name_or_path", str(first / "policy")]
             command = _python("omni_r1.fit", *config, *data_flags(settings, seed))
             return [command + ["--trainer.default_root_dir", str(sft), *_resume(sft)]]
 
@@ -213,7 +247,8 @@ def plan(settings: Settings) -> list[Job]:
             command += ["--out", str(grpo), *data_flags(settings, seed)]
             return [command + ["--model.init_args.policy.init_args.model_name_or_path", str(sft / "policy")]]
 
-        jobs.append(Job(f"sft/seed{seed}", "SFT", sft, fit_sft))
+        jobs.append(Job(f"sft_referring/seed{seed}", "SFT", first / "policy", fit_referring))
+        jobs.append(Job(f"sft/seed{seed}", "SFT", sft, fit_sft, [f"sft_referring/seed{seed}"]))
         jobs.append(Job(f"export/seed{seed}", "export", sft / "policy", export, [f"sft/seed{seed}"]))
         # One sweep folder holds every point; an extra grid runs after the main one, so a point both hold (Table 4's
         # full reward, same overrides) is skipped by the sweep rather than trained twice at once.
@@ -255,6 +290,16 @@ def plan(settings: Settings) -> list[Job]:
                 "evaluation",
                 folder,
                 lambda scope=scope, folder=folder: _reference_evaluation(settings, scope, folder),
+                ok=(0, 1),
+            )
+        )
+        folder = settings.out / "constant" / scope
+        evals.append(
+            Job(
+                f"{scope}/constant",
+                "evaluation",
+                folder,
+                lambda scope=scope, folder=folder: _constant_evaluation(settings, scope, folder),
                 ok=(0, 1),
             )
         )

@@ -6,38 +6,53 @@ single-image grounder can find that. Here the description is what the target loo
 truth (:func:`~omni_r1.data.synthetic.sounding.describe`): "the red circle". The keyframes are the generic ones
 (frames where the target is visible, spread over them), and the reasoning names the target once, so that each
 moment's description can copy it.
+
+The words are what S1 can perceive: ``"colour"`` descriptions ("the red shape") name only the colour, which the
+tiny thinker's frozen encoders carry (linear-probe AUC 0.98 at the experiment's pixel budget) and which picks out
+one object per clip (colours are distinct); ``"colour_kind"`` ("the red circle") adds the kind, which they do not
+carry (AUC ≈ 0.5, :mod:`omni_r1.mini_repro.probes`), so SFT would be taught words it cannot ground in the frames.
+Either way the answer is what an annotator writes from the masks and the query (visibility and looks), never what
+the Detail system turned out to segment best.
 """
 
 from __future__ import annotations
 
 import json
+from typing import Literal, get_args
 
 from omni_r1.answer.reference import visible_keyframes
 from omni_r1.answer.timestamps import format_timestamp
 from omni_r1.data.synthetic.sounding import describe
 from omni_r1.data.types import VideoSample
 
+DescriptionWords = Literal["colour_kind", "colour"]
+DESCRIPTION_WORDS: tuple[str, ...] = get_args(DescriptionWords)
 
-def target_description(sample: VideoSample) -> str:
-    """``"the red circle"`` (``" and "``-joined for several targets): each target described at the clip frame
-    where it is largest; ``"no such object"`` when no target is visible (null queries)."""
+
+def target_description(sample: VideoSample, words: DescriptionWords = "colour_kind") -> str:
+    """``"the red circle"`` (``words="colour"``: ``"the red shape"``; ``" and "``-joined for several targets): each
+    target described at the clip frame where it is largest; ``"no such object"`` when no target is visible."""
     names = []
     for masks in sample.masks:  # (T, H, W) per target
         areas = masks.flatten(1).sum(dim=1)
         if int(areas.max()) == 0:
             continue
         t = int(areas.argmax())
-        names.append(describe(sample.frames[t].permute(1, 2, 0).cpu().numpy(), masks[t].cpu().numpy()))
+        name = describe(sample.frames[t].permute(1, 2, 0).cpu().numpy(), masks[t].cpu().numpy())
+        names.append(f"{name.rsplit(' ', 1)[0]} shape" if words == "colour" else name)
     return " and ".join(names) if names else "no such object"
 
 
-def rewrite_answer(sample: VideoSample, max_keyframes: int) -> str:
+def rewrite_answer(
+    sample: VideoSample, max_keyframes: int, words: DescriptionWords = "colour_kind", name: str | None = None
+) -> str:
     """``<think>the red circle</think><answer>`` + one JSON moment per keyframe describing the target by its looks.
 
     VOS samples get up to ``max_keyframes`` moments on frames where the target is visible; RefAVS samples one
-    moment at frame 0 (the frame S1 sees and S2 grounds).
+    moment at frame 0 (the frame S1 sees and S2 grounds). ``name`` replaces the description (a constant answer:
+    the same words whatever the query).
     """
-    name = target_description(sample)
+    name = target_description(sample, words) if name is None else name
     frames = [0] if sample.task == "avs" else visible_keyframes(sample, max_keyframes)
     moments = []
     for index in frames:

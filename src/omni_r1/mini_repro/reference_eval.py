@@ -37,6 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output", required=True, help="folder for predictions/, answers.jsonl, scores.json")
     parser.add_argument("--robustness", choices=ROBUSTNESS_MODES, default="official", help="ReVOS R mode")
     parser.add_argument("--batch_size", type=int, default=8, help="prompts handed over per batch")
+    parser.add_argument(
+        "--constant", default=None, help="score this description for every prompt instead (a constant answer)"
+    )
     return parser
 
 
@@ -48,8 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     split = evaluation_split(config, args.split, args.dataset)
     systems = build_systems(config, detail_config=args.detail, device="cpu")
 
+    words = config["model"]["init_args"].get("description", "colour_kind")  # the SFT config's reference words
+
     def respond(samples: list[VideoSample]) -> list[str]:
-        return [rewrite_answer(sample, systems.handover.max_keyframes) for sample in samples]
+        return [rewrite_answer(s, systems.handover.max_keyframes, words, args.constant) for s in samples]
 
     record = evaluate(
         systems,

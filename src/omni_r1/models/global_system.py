@@ -193,14 +193,18 @@ class GlobalSystem(SamplingPolicy):
 
     # ------------------------------------------------------------------ supervised
     def sft_loss(
-        self, samples: Sequence[VideoSample] | ProcessedBatch, responses: Sequence[str] | None = None
+        self,
+        samples: Sequence[VideoSample] | ProcessedBatch,
+        responses: Sequence[str] | None = None,
+        weights: Sequence[Tensor] | None = None,
     ) -> Tensor:
         """Token-mean cross-entropy of the responses given the prompts (prompt and padding tokens masked).
 
         ``samples`` is a list of records with their ``responses``, or a :class:`ProcessedBatch` whose inputs the
         data pipeline made with its responses appended. The media are processed once: the response is the last
         tokens of each row (left padding), so only the response is tokenised again to count them — and checked
-        against the row, never assumed.
+        against the row, never assumed. ``weights`` (one ``(tokens + 1,)`` tensor per response: its tokens and the
+        closing ``<|im_end|>``) make it the weighted mean ``Σ w·CE / Σ w``; ``None`` is the plain token mean.
         """
         if isinstance(samples, ProcessedBatch):
             if samples.responses is None:
@@ -219,8 +223,17 @@ class GlobalSystem(SamplingPolicy):
             if not torch.equal(input_ids[row, -len(ids) :], target):
                 raise ValueError(f"response {row} does not tokenise the same alone and after its prompt")
             labels[row, -len(ids) :] = target
-        outputs = self.model(**full, labels=labels, use_cache=False)
-        return outputs.loss
+        if weights is None:
+            return self.model(**full, labels=labels, use_cache=False).loss
+        per_token = torch.zeros_like(input_ids, dtype=torch.float32)
+        for row, weight in enumerate(weights):
+            if weight.shape[0] != int((labels[row] != -100).sum()):
+                raise ValueError(f"sft_loss: {weight.shape[0]} weights for response {row}'s tokens")
+            per_token[row, -weight.shape[0] :] = weight.to(per_token.device, torch.float32)
+        logits = self.model(**full, use_cache=False).logits[:, :-1].float()  # (B, L-1, V): predicts token t+1
+        targets, w = labels[:, 1:], per_token[:, 1:]
+        ce = torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets.clamp(min=0), reduction="none")
+        return (ce * w * (targets != -100)).sum() / (w * (targets != -100)).sum().clamp(min=1e-8)
 
     # ------------------------------------------------------------------ sampling and scoring
     def encode(self, samples: Sequence[VideoSample] | ProcessedBatch) -> PromptBatch:
