@@ -34,8 +34,10 @@ def _flags(root: Path) -> list[str]:
 def test_reference_answers_beat_empty_answers(root: Path, tmp_path: Path) -> None:
     common = ["--config", str(EXPERIMENT / "sft.yaml"), "--detail", str(EXPERIMENT / "detail.yaml")]
     common += ["--dataset", "revos", "--split", "valid", "--robustness", "corrected", *_flags(root)]
-    assert main([*common, "--output", str(tmp_path / "reference")]) == 0
-    reference = json.loads((tmp_path / "reference" / "scores.json").read_text())
+    assert main([*common, "--output", str(tmp_path / "reference")]) == 0  # the SFT config's (one salient moment)
+    assert main([*common, "--keyframes", "spread", "--output", str(tmp_path / "spread")]) == 0
+    salient = json.loads((tmp_path / "reference" / "scores.json").read_text())
+    reference = json.loads((tmp_path / "spread" / "scores.json").read_text())
     rows = [json.loads(line) for line in (tmp_path / "reference" / "answers.jsonl").read_text().splitlines()]
     assert rows and all(row["boxes"] and any(row["boxes"]) for row in rows)  # every answer grounded something
 
@@ -46,3 +48,4 @@ def test_reference_answers_beat_empty_answers(root: Path, tmp_path: Path) -> Non
     empty = evaluate(systems, split, tmp_path / "empty", robustness="corrected", respond=lambda s: [""] * len(s))
     for subset in ("referring", "reason"):
         assert reference[subset]["JF"] > empty["scores"][subset]["JF"] + 10
+        assert reference[subset]["JF"] > salient[subset]["JF"] > empty["scores"][subset]["JF"]

@@ -62,8 +62,9 @@ def test_the_recipes_sft_module_trains_on_the_rewrite(root: Path) -> None:
     pickle.dumps(module.preprocessor)  # the loader workers run it
     dataset = ReVOSDataset(root / "revos", "train", True, min_frames=10, max_frames=10)
     batch = module.preprocessor([dataset[0], dataset[1]])
-    words = module.description
-    assert batch.responses == [rewrite_answer(s, module.handover.max_keyframes, words) for s in batch.samples]
+    words, frames = module.description, module.reference_keyframes
+    K = module.handover.max_keyframes
+    assert batch.responses == [rewrite_answer(s, K, words, keyframes=frames) for s in batch.samples]
     loss = module._loss(batch)
     assert torch.isfinite(loss) and loss.requires_grad
 
@@ -106,7 +107,17 @@ def test_description_weights_mark_the_looks_words_and_equal_weights_are_the_plai
         ids = tokenizer(text + "<|im_end|>", add_special_tokens=False)["input_ids"]
         marked = "".join(tokenizer.decode([i]) for i, w in zip(ids, weights) if w == 7.0)
         colour = target_description(batch.samples[0], module.description).split()[1]
-        assert marked.replace(" ", "") == colour * (1 + module.handover.max_keyframes)  # <think> + each moment
+        assert marked.replace(" ", "") == colour * (1 + text.count('"description"'))  # <think> + each moment
         assert not torch.allclose(module._loss(batch), plain)
     finally:
         module.description_weight = 1.0
+
+
+def test_salient_references_give_one_moment_where_the_target_is_largest(root: Path) -> None:
+    dataset = ReVOSDataset(root / "revos", "train", True, min_frames=10, max_frames=10)
+    for sample in (dataset[i] for i in range(len(dataset))):
+        answer = rewrite_answer(sample, 4, "colour", keyframes="salient")
+        handover = make_handover(answer, sample, HandoverConfig(max_keyframes=4, keyframe_mode="start"))
+        areas = sample.union_masks[sample.s1_indices].flatten(1).sum(dim=1)
+        assert handover.indices == [int(areas.argmax())]
+        assert areas[handover.indices[0]] == areas.max() > 0

@@ -39,7 +39,8 @@ from omni_r1.mini_repro.results import EVAL_SPLITS, SEEN_SPLITS, EvalSplit
 
 MARKER = "DONE.json"
 UNTRAINED, SFT = "untrained", "SFT"
-REFERENCE = "reference answers"  # the ceiling row: the Detail system given the answers a perfect S1 would write
+REFERENCE = "reference answers"  # the Detail system given the answers SFT imitates (made from the ground truth)
+SPREAD = "spread references"  # the same with K0 moments spread over the target's visible frames
 REFERENCE_SEED = 0  # the data flags' seed of the reference row (the answers themselves draw nothing)
 # Evaluation scopes: the held-out splits (the table) and the in-distribution ones (other clips, seen pairs).
 SCOPES: dict[str, dict[str, EvalSplit]] = {"eval": EVAL_SPLITS, "eval_seen": SEEN_SPLITS}
@@ -176,9 +177,10 @@ def _evaluation(
     return commands
 
 
-def _reference_evaluation(settings: Settings, scope: str, out: Path) -> list[list[str]]:
-    """:mod:`omni_r1.mini_repro.reference_eval` on every split of ``scope``, read through the SFT config."""
-    config = ["--config", str(settings.experiment / "sft.yaml")]
+def _reference_evaluation(settings: Settings, scope: str, out: Path, spread: bool = False) -> list[list[str]]:
+    """:mod:`omni_r1.mini_repro.reference_eval` on every split of ``scope``, read through the SFT config (its
+    reference moments, or ``spread`` ones)."""
+    config = ["--config", str(settings.experiment / "sft.yaml"), *(["--keyframes", "spread"] if spread else [])]
     return [
         _python(
             "omni_r1.mini_repro.reference_eval", *config, *_split_flags(settings, split, out / name, REFERENCE_SEED)
@@ -293,6 +295,16 @@ def plan(settings: Settings) -> list[Job]:
                 ok=(0, 1),
             )
         )
+        folder = settings.out / "reference_spread" / scope
+        evals.append(
+            Job(
+                f"{scope}/reference_spread",
+                "evaluation",
+                folder,
+                lambda scope=scope, folder=folder: _reference_evaluation(settings, scope, folder, spread=True),
+                ok=(0, 1),
+            )
+        )
         folder = settings.out / "constant" / scope
         evals.append(
             Job(
@@ -313,6 +325,7 @@ def policy_eval_dirs(settings: Settings, scope: str = "eval") -> dict[str, dict[
     names = [UNTRAINED, SFT, *settings.grpo_policies()]
     dirs = {name: {seed: settings.out / f"seed{seed}" / scope / name for seed in settings.seeds} for name in names}
     dirs[REFERENCE] = {REFERENCE_SEED: settings.out / "reference" / scope}
+    dirs[SPREAD] = {REFERENCE_SEED: settings.out / "reference_spread" / scope}
     return dirs
 
 

@@ -27,6 +27,15 @@ from omni_r1.data.types import VideoSample
 
 DescriptionWords = Literal["colour_kind", "colour"]
 DESCRIPTION_WORDS: tuple[str, ...] = get_args(DescriptionWords)
+ReferenceKeyframes = Literal["spread", "salient"]
+REFERENCE_KEYFRAMES: tuple[str, ...] = get_args(ReferenceKeyframes)
+
+
+def salient_keyframe(sample: VideoSample) -> list[int]:
+    """The S1-clip frame where the target union is largest (the first of ties): the frame an annotator marks as
+    showing the target best, R_sal's best frame. A target never visible yields frame 0."""
+    union = sample.union_masks[sample.s1_indices]  # (n, H, W)
+    return [int(union.flatten(1).sum(dim=1).argmax())]
 
 
 def target_description(sample: VideoSample, words: DescriptionWords = "colour_kind") -> str:
@@ -44,16 +53,24 @@ def target_description(sample: VideoSample, words: DescriptionWords = "colour_ki
 
 
 def rewrite_answer(
-    sample: VideoSample, max_keyframes: int, words: DescriptionWords = "colour_kind", name: str | None = None
+    sample: VideoSample,
+    max_keyframes: int,
+    words: DescriptionWords = "colour_kind",
+    name: str | None = None,
+    keyframes: ReferenceKeyframes = "spread",
 ) -> str:
     """``<think>the red circle</think><answer>`` + one JSON moment per keyframe describing the target by its looks.
 
-    VOS samples get up to ``max_keyframes`` moments on frames where the target is visible; RefAVS samples one
-    moment at frame 0 (the frame S1 sees and S2 grounds). ``name`` replaces the description (a constant answer:
-    the same words whatever the query).
+    VOS samples get up to ``max_keyframes`` moments spread over the frames where the target is visible
+    (``keyframes="spread"``) or one moment at the frame where it is largest (``"salient"``, :func:`salient_keyframe`);
+    RefAVS samples one moment at frame 0 (the frame S1 sees and S2 grounds). ``name`` replaces the description (a
+    constant answer: the same words whatever the query).
     """
     name = target_description(sample, words) if name is None else name
-    frames = [0] if sample.task == "avs" else visible_keyframes(sample, max_keyframes)
+    if sample.task == "avs":
+        frames = [0]
+    else:
+        frames = salient_keyframe(sample) if keyframes == "salient" else visible_keyframes(sample, max_keyframes)
     moments = []
     for index in frames:
         stamp = format_timestamp(index / sample.fps)

@@ -38,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--robustness", choices=ROBUSTNESS_MODES, default="official", help="ReVOS R mode")
     parser.add_argument("--batch_size", type=int, default=8, help="prompts handed over per batch")
     parser.add_argument(
+        "--keyframes", choices=("spread", "salient"), default=None, help="reference moments (default: the config's)"
+    )
+    parser.add_argument(
         "--constant", default=None, help="score this description for every prompt instead (a constant answer)"
     )
     return parser
@@ -51,10 +54,14 @@ def main(argv: list[str] | None = None) -> int:
     split = evaluation_split(config, args.split, args.dataset)
     systems = build_systems(config, detail_config=args.detail, device="cpu")
 
-    words = config["model"]["init_args"].get("description", "colour_kind")  # the SFT config's reference words
+    init = config["model"]["init_args"]  # the SFT config's reference answers
+    words, keyframes = (
+        init.get("description", "colour_kind"),
+        args.keyframes or init.get("reference_keyframes", "spread"),
+    )
 
     def respond(samples: list[VideoSample]) -> list[str]:
-        return [rewrite_answer(s, systems.handover.max_keyframes, words, args.constant) for s in samples]
+        return [rewrite_answer(s, systems.handover.max_keyframes, words, args.constant, keyframes) for s in samples]
 
     record = evaluate(
         systems,

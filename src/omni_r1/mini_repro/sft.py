@@ -9,7 +9,13 @@ from torch import Tensor
 
 from omni_r1.data.synthetic.render import COLOURS, KINDS
 from omni_r1.data.types import ProcessedBatch, VideoSample
-from omni_r1.mini_repro.reference import DESCRIPTION_WORDS, DescriptionWords, rewrite_answer
+from omni_r1.mini_repro.reference import (
+    DESCRIPTION_WORDS,
+    REFERENCE_KEYFRAMES,
+    DescriptionWords,
+    ReferenceKeyframes,
+    rewrite_answer,
+)
 from omni_r1.training.sft_module import SFTModule, SFTPreprocessor
 from omni_r1.validation import require_choice, require_number
 
@@ -22,13 +28,22 @@ class RewritePreprocessor(SFTPreprocessor):
     Weight-free and picklable like its parent, so the DataModule's collate runs it.
     """
 
-    def __init__(self, preprocessor, max_keyframes: int, words: DescriptionWords = "colour_kind") -> None:
+    def __init__(
+        self,
+        preprocessor,
+        max_keyframes: int,
+        words: DescriptionWords = "colour_kind",
+        keyframes: ReferenceKeyframes = "spread",
+    ) -> None:
         super().__init__(preprocessor, max_keyframes)
         self.words = words
+        self.keyframes = keyframes
 
     def __call__(self, samples: list[VideoSample]) -> ProcessedBatch:
         samples = list(samples)
-        responses = [rewrite_answer(sample, self.max_keyframes, self.words) for sample in samples]
+        responses = [
+            rewrite_answer(sample, self.max_keyframes, self.words, keyframes=self.keyframes) for sample in samples
+        ]
         return ProcessedBatch(samples, self.preprocessor.inputs(samples, responses), responses)
 
 
@@ -42,6 +57,9 @@ class RewriteSFTModule(SFTModule):
     Args:
         description: the words of a reference description: ``"colour_kind"`` ("the red circle") or ``"colour"``
             ("the red shape"), see :mod:`omni_r1.mini_repro.reference`.
+        reference_keyframes: the moments of a VOS reference answer: ``"spread"`` (up to K0 over the frames where
+            the target is visible) or ``"salient"`` (one, where it is largest: what a mask annotation marks), see
+            :func:`~omni_r1.mini_repro.reference.rewrite_answer`.
         description_weight: weight of the tokens of the looks words (colours, kinds) in the SFT loss, the others'
             being 1. A reference answer is ~100 tokens of fixed structure around one decision (which colour), so
             the plain token mean gives that decision 1 % of the gradient; 1 is the plain mean.
@@ -51,15 +69,20 @@ class RewriteSFTModule(SFTModule):
         self,
         *args,
         description: DescriptionWords = "colour_kind",
+        reference_keyframes: ReferenceKeyframes = "spread",
         description_weight: float = 1.0,
         **kwargs,
     ) -> None:
         require_choice("description", description, DESCRIPTION_WORDS)
+        require_choice("reference_keyframes", reference_keyframes, REFERENCE_KEYFRAMES)
         require_number("description_weight", description_weight, minimum=0, exclusive_minimum=True)
         super().__init__(*args, **kwargs)
         self.description = description
         self.description_weight = description_weight
-        self.preprocessor = RewritePreprocessor(self.policy.preprocessor, self.handover.max_keyframes, description)
+        self.reference_keyframes = reference_keyframes
+        self.preprocessor = RewritePreprocessor(
+            self.policy.preprocessor, self.handover.max_keyframes, description, reference_keyframes
+        )
 
     def _loss(self, batch) -> Tensor:
         if not (isinstance(batch, ProcessedBatch) and batch.responses is not None):
