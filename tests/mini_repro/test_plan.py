@@ -29,7 +29,7 @@ def test_extra_grids_run_after_the_main_sweep_and_share_its_point(tmp_path: Path
     assert settings.grpo_policies().count(MAIN_GRPO) == 1
     assert deps[f"eval/{MAIN_GRPO}/seed0"] == ["grpo/seed0"]
     assert deps["eval/R_G/seed0"] == ["grpo-table4/seed0"]
-    assert deps["eval_seen/max_steps=600/seed0"] == ["grpo-variants/seed0"]
+    assert deps["eval_seen/entropy_coef=0.01/seed0"] == ["grpo-variants/seed0"]
     commands = {job.name: job for job in plan(settings)}["grpo-variants/seed0"].commands()
     assert str(EXPERIMENT / "variants.yaml") in commands[0]
     assert commands[0][commands[0].index("--out") + 1] == str(tmp_path / "seed0" / "grpo")
@@ -53,10 +53,10 @@ def test_a_grids_table_puts_sft_and_the_main_run_first(tmp_path: Path) -> None:
     def figures(offset: float) -> dict[int, dict[str, float]]:
         return {seed: {key: offset + seed for key, _, _ in METRICS} for seed in (0, 1)}
 
-    held_out = {SFT: figures(10.0), "max_steps=600": figures(30.0), MAIN_GRPO: figures(20.0)}
+    held_out = {SFT: figures(10.0), "entropy_coef=0.01": figures(30.0), MAIN_GRPO: figures(20.0)}
     held_text, seen_text = _grid_tables(settings, "variants", held_out, {SFT: figures(1.0)})
     rows = [line.split(" | ")[0].strip("| ") for line in held_text.splitlines() if line.startswith("| ")][1:]
-    assert rows == [SFT, MAIN_GRPO, "max_steps=600"]  # temperature=1.5 has no figures: no row
-    assert "| max_steps=600 | 2 | 30.5 ± 6.4 |" in held_text  # mean of 30 and 31, t(0.975, 1) × 0.5 = 6.35
+    assert rows == [SFT, MAIN_GRPO, "entropy_coef=0.01"]  # paper sampling has no figures: no row
+    assert "| entropy_coef=0.01 | 2 | 30.5 ± 6.4 |" in held_text  # mean of 30 and 31, t(0.975, 1) × 0.5 = 6.35
     assert "GRPO variants" in held_text and "in distribution" in seen_text
     assert (tmp_path / "variants.png").stat().st_size > 0 and (tmp_path / "variants_seen.png").stat().st_size > 0

@@ -18,6 +18,8 @@ the Detail system turned out to segment best.
 from __future__ import annotations
 
 import json
+import random
+import zlib
 from typing import Literal, get_args
 
 from omni_r1.answer.reference import visible_keyframes
@@ -27,8 +29,22 @@ from omni_r1.data.types import VideoSample
 
 DescriptionWords = Literal["colour_kind", "colour"]
 DESCRIPTION_WORDS: tuple[str, ...] = get_args(DescriptionWords)
-ReferenceKeyframes = Literal["spread", "salient"]
+ReferenceKeyframes = Literal["spread", "salient", "sampled"]
 REFERENCE_KEYFRAMES: tuple[str, ...] = get_args(ReferenceKeyframes)
+
+
+def sampled_keyframes(sample: VideoSample, max_keyframes: int) -> list[int]:
+    """1 to ``max_keyframes`` frames drawn among those where the target is visible, how many and which fixed per
+    prompt (seeded by its video and expression): an annotator marking some frames that show the target, knowing
+    where it is visible but not which frames the Detail system tracks it best from. A target never visible yields
+    frame 0."""
+    union = sample.union_masks[sample.s1_indices]  # (n, H, W)
+    visible = union.flatten(1).any(dim=1).nonzero().flatten().tolist()
+    if not visible:
+        return [0]
+    rng = random.Random(zlib.crc32(f"{sample.video_id}/{sample.exp_id}".encode()))
+    count = rng.randint(1, min(max_keyframes, len(visible)))
+    return sorted(rng.sample(visible, count))
 
 
 def salient_keyframe(sample: VideoSample) -> list[int]:
@@ -62,15 +78,20 @@ def rewrite_answer(
     """``<think>the red circle</think><answer>`` + one JSON moment per keyframe describing the target by its looks.
 
     VOS samples get up to ``max_keyframes`` moments spread over the frames where the target is visible
-    (``keyframes="spread"``) or one moment at the frame where it is largest (``"salient"``, :func:`salient_keyframe`);
+    (``keyframes="spread"``), one moment at the frame where it is largest (``"salient"``, :func:`salient_keyframe`)
+    or 1 to K0 moments on visible frames drawn per prompt (``"sampled"``, :func:`sampled_keyframes`);
     RefAVS samples one moment at frame 0 (the frame S1 sees and S2 grounds). ``name`` replaces the description (a
     constant answer: the same words whatever the query).
     """
     name = target_description(sample, words) if name is None else name
     if sample.task == "avs":
         frames = [0]
+    elif keyframes == "salient":
+        frames = salient_keyframe(sample)
+    elif keyframes == "sampled":
+        frames = sampled_keyframes(sample, max_keyframes)
     else:
-        frames = salient_keyframe(sample) if keyframes == "salient" else visible_keyframes(sample, max_keyframes)
+        frames = visible_keyframes(sample, max_keyframes)
     moments = []
     for index in frames:
         stamp = format_timestamp(index / sample.fps)

@@ -38,7 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--robustness", choices=ROBUSTNESS_MODES, default="official", help="ReVOS R mode")
     parser.add_argument("--batch_size", type=int, default=8, help="prompts handed over per batch")
     parser.add_argument(
-        "--keyframes", choices=("spread", "salient"), default=None, help="reference moments (default: the config's)"
+        "--keyframes",
+        choices=("spread", "salient", "sampled"),
+        default=None,
+        help="reference moments (default: the config's)",
     )
     parser.add_argument(
         "--constant", default=None, help="score this description for every prompt instead (a constant answer)"
