@@ -148,12 +148,14 @@ def write_report(settings: Settings) -> str:
     figures, seen = _figures(settings), _figures(settings, "eval_seen")
     (settings.out / "results.json").write_text(json.dumps(figures, indent=2) + "\n")
     (settings.out / "results_seen.json").write_text(json.dumps(seen, indent=2) + "\n")
-    summary, lines = _policies_table(settings, figures, "Held-out splits (other clips, unseen colour/kind pairs)")
-    seen_summary, seen_lines = _policies_table(
-        settings, seen, "In distribution (other clips, the training pairs; null S: no null split here)", "eval_seen"
+    seen_summary, lines = _policies_table(
+        settings, seen, "In distribution, the main table (new clips of the training pairs; no null split)", "eval_seen"
     )
-    if seen:
-        lines += ["", *seen_lines]
+    summary, held_lines = _policies_table(
+        settings, figures, "Generalisation: held-out splits (new clips, colour/kind pairs training never shows)"
+    )
+    if figures:
+        lines += ["", *held_lines]
     timings = _read_timings(settings)
     stage_times = _stage_times(settings)
     if stage_times:
