@@ -115,7 +115,7 @@ def _policies_table(
     if REFERENCE_LABEL in summary:
         lines.append(
             f"- {REFERENCE_LABEL}: what the same Detail system and scoring give the answers SFT imitates (made from "
-            f"the ground truth: the target's colour, one moment where it is largest); {SPREAD_LABEL}: the same "
+            f"the ground truth: the target's colour, on 1 to K0 frames where it is visible); {SPREAD_LABEL}: the same "
             "description with the moments a visibility-aware annotator could spread (not what SFT is taught)."
         )
     return summary, lines
