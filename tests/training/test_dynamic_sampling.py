@@ -199,3 +199,31 @@ def test_a_fit_logs_the_dynamic_sampling_keys(policy) -> None:
     expected = {"draws", "kept_groups", "dropped_groups", "surplus_groups", "skipped_update"}
     assert {f"train/dynamic_sampling/{k}" for k in expected} <= keys
     assert {"train/entropy", "train/distinct_completions", "train/frac_groups_one_answer"} <= keys
+
+
+def test_a_run_whose_groups_never_spread_still_ends_at_max_steps_untouched(policy) -> None:
+    torch.manual_seed(0)
+    module = GRPOModule(
+        policy,
+        flat_or_spread,
+        num_generations=G,
+        max_new_tokens=4,
+        beta=0.0,
+        dynamic_sampling=True,
+        dynamic_sampling_max_draws=1,
+        optimizer=lambda p: torch.optim.SGD(p, lr=0.1),
+    )
+    before = {n: p.detach().clone() for n, p in policy.named_parameters()}
+    trainer = L.Trainer(
+        accelerator="cpu",
+        max_steps=2,
+        max_epochs=None,  # as the recipes: only max_steps ends the run
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    trainer.fit(module, DataLoader([flat(i) for i in range(8)], batch_size=2, collate_fn=list))
+    assert trainer.global_step == 2  # each window of 2 batches closed on nothing, and counted as a step
+    assert trainer.fit_loop.total_batch_idx + 1 == 4
+    assert all(torch.equal(p, before[n]) for n, p in policy.named_parameters())

@@ -151,3 +151,16 @@ class DynamicSampler:
         }
         self.reset()
         return pieces, stats
+
+
+def skip_update(module: Any) -> tuple[None, dict]:
+    """Close a window that kept no group: an optimizer step with every gradient unset (torch optimizers leave such
+    parameters and their state untouched) and a scheduler step, so the window still counts as one of the run's
+    steps. Without it a policy whose groups never spread would never reach ``max_steps`` and train forever."""
+    optimizer = module.optimizers()
+    optimizer.zero_grad(set_to_none=True)
+    optimizer.step()
+    scheduler = module.lr_schedulers()
+    if scheduler is not None:
+        scheduler.step()
+    return None, {}

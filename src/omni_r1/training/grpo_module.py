@@ -29,7 +29,7 @@ from omni_r1.models.rollouts import PromptBatch, Rollouts
 from omni_r1.models.text_policy import TextPolicy
 from omni_r1.rewards.hierarchical import HierarchicalReward
 from omni_r1.training.clipping import clip_grad_norm
-from omni_r1.training.dynamic_sampling import DynamicSampler, rank_min
+from omni_r1.training.dynamic_sampling import DynamicSampler, rank_min, skip_update
 from omni_r1.training.experience import Experience, score_groups
 from omni_r1.training.grpo_checks import check_grpo_args
 from omni_r1.training.grpo_metrics import step_metrics
@@ -325,7 +325,7 @@ class GRPOModule(L.LightningModule):
             self._log_step(exp, {}, None)
             return None
         pending, stats = self.sampler.take(rank_min(self))
-        loss, metrics = self.update(pending) if pending else (None, {})
+        loss, metrics = self.update(pending) if pending else skip_update(self)  # counts as a step: runs end
         self._log_step(exp, {**metrics, **{f"dynamic_sampling/{k}": v for k, v in stats.items()}}, loss)
         return loss
 
