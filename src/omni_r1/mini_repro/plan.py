@@ -284,37 +284,16 @@ def plan(settings: Settings) -> list[Job]:
                     return _evaluation(settings, scope, config, ckpt, s, o)
 
                 evals.append(Job(f"{scope}/{name}/seed{seed}", "evaluation", folder, commands, deps, ok=(0, 1)))
+    once: dict[str, Callable[[str, Path], list[list[str]]]] = {  # need no training: one job per scope
+        "reference": partial(_reference_evaluation, settings),
+        "reference_spread": partial(_reference_evaluation, settings, spread=True),
+        "constant": partial(_constant_evaluation, settings),
+    }
     for scope in SCOPES:
-        folder = settings.out / "reference" / scope
-        evals.append(
-            Job(
-                f"{scope}/reference",
-                "evaluation",
-                folder,
-                lambda scope=scope, folder=folder: _reference_evaluation(settings, scope, folder),
-                ok=(0, 1),
-            )
-        )
-        folder = settings.out / "reference_spread" / scope
-        evals.append(
-            Job(
-                f"{scope}/reference_spread",
-                "evaluation",
-                folder,
-                lambda scope=scope, folder=folder: _reference_evaluation(settings, scope, folder, spread=True),
-                ok=(0, 1),
-            )
-        )
-        folder = settings.out / "constant" / scope
-        evals.append(
-            Job(
-                f"{scope}/constant",
-                "evaluation",
-                folder,
-                lambda scope=scope, folder=folder: _constant_evaluation(settings, scope, folder),
-                ok=(0, 1),
-            )
-        )
+        for name, make in once.items():
+            folder = settings.out / name / scope
+            job = Job(f"{scope}/{name}", "evaluation", folder, partial(make, scope, folder), ok=(0, 1))
+            evals.append(job)
     return jobs + evals
 
 
