@@ -171,17 +171,15 @@ class Recorder(Logger):
         pass
 
 
+def _fit_module(policy: TextPolicy, **kwargs) -> GRPOModule:
+    """A dynamic-sampling module for a real ``trainer.fit``."""
+    kwargs = {"num_generations": G, "max_new_tokens": 4, "beta": 0.0, "dynamic_sampling": True, **kwargs}
+    return GRPOModule(policy, flat_or_spread, optimizer=lambda p: torch.optim.SGD(p, lr=0.1), **kwargs)
+
+
 def test_a_fit_logs_the_dynamic_sampling_keys(policy) -> None:
     torch.manual_seed(0)
-    module = GRPOModule(
-        policy,
-        flat_or_spread,
-        num_generations=G,
-        max_new_tokens=4,
-        beta=0.0,
-        dynamic_sampling=True,
-        optimizer=lambda p: torch.optim.SGD(p, lr=0.1),
-    )
+    module = _fit_module(policy)
     data = [flat(0), spread(0), spread(1), flat(1), spread(2), spread(3)]
     logger = Recorder()
     trainer = L.Trainer(
@@ -203,16 +201,7 @@ def test_a_fit_logs_the_dynamic_sampling_keys(policy) -> None:
 
 def test_a_run_whose_groups_never_spread_still_ends_at_max_steps_untouched(policy) -> None:
     torch.manual_seed(0)
-    module = GRPOModule(
-        policy,
-        flat_or_spread,
-        num_generations=G,
-        max_new_tokens=4,
-        beta=0.0,
-        dynamic_sampling=True,
-        dynamic_sampling_max_draws=1,
-        optimizer=lambda p: torch.optim.SGD(p, lr=0.1),
-    )
+    module = _fit_module(policy, dynamic_sampling_max_draws=1)
     before = {n: p.detach().clone() for n, p in policy.named_parameters()}
     trainer = L.Trainer(
         accelerator="cpu",
